@@ -1,0 +1,332 @@
+################################################################################
+# Artifacts
+################################################################################
+
+variable "artifacts_dir" {
+  description = "Directory with manifest.json and the archives (the flake's result/ or dist/ from `cargo xtask dist`). Use a path relative to the working directory so state does not depend on the machine."
+  type        = string
+}
+
+variable "external_layers" {
+  description = "Layers attached by ARN, keyed by the name the manifest's `external_layers` use: `arn`, optional `unzipped_bytes` (overrides the manifest's size; counts against 250 MB) and `attach_to` (extra function names, or \"*\")."
+  type = map(object({
+    arn            = string
+    unzipped_bytes = optional(number)
+    attach_to      = optional(list(string), [])
+  }))
+  default = {}
+}
+
+################################################################################
+# Naming and shared settings
+################################################################################
+
+variable "name" {
+  description = "Prefix for every resource name (functions, roles, tables, secrets, API, user pool)."
+  type        = string
+  default     = "lambda-forge"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name))
+    error_message = "name must be 2-31 characters of lower-case letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource that takes tags."
+  type        = map(string)
+  default     = {}
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for log groups, tables, secrets and function environment variables. null uses AWS-managed encryption."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the functions' and the API's CloudWatch log groups."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+################################################################################
+# Functions
+################################################################################
+
+variable "memory_size" {
+  description = "Memory in MB per function name, overriding the manifest's memory_mb."
+  type        = map(number)
+  default     = {}
+}
+
+variable "timeout" {
+  description = "Timeout in seconds per function name, overriding the manifest's timeout_s."
+  type        = map(number)
+  default     = {}
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Reserved concurrency per function name; functions not listed are unreserved (-1)."
+  type        = map(number)
+  default     = {}
+}
+
+variable "extra_environment" {
+  description = "Extra environment variables per function name, merged over the ones this module sets."
+  type        = map(map(string))
+  default     = {}
+}
+
+variable "tracing_enabled" {
+  description = "Turns on X-Ray active tracing for the functions and the API stage."
+  type        = bool
+  default     = false
+}
+
+variable "permissions_boundary" {
+  description = "ARN of a permissions boundary for the functions' IAM roles."
+  type        = string
+  default     = null
+}
+
+variable "function_alias" {
+  description = "Name of the alias API Gateway invokes; it points at the newest published version unless `function_versions` pins one."
+  type        = string
+  default     = "live"
+}
+
+variable "function_versions" {
+  description = "Rollback: published version number per function name for the alias to point at instead of the newest one."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for v in values(var.function_versions) : can(regex("^[1-9][0-9]*$", v))])
+    error_message = "function_versions values must be published version numbers such as \"6\" ($LATEST cannot be rolled back to)."
+  }
+}
+
+variable "layer_skip_destroy" {
+  description = "Keep superseded layer versions in AWS when a new one is published, so a rollback can still use them."
+  type        = bool
+  default     = true
+}
+
+################################################################################
+# Data
+################################################################################
+
+variable "dynamodb_deletion_protection" {
+  description = "Deletion protection on the DynamoDB tables."
+  type        = bool
+  default     = true
+}
+
+variable "secret_recovery_window_in_days" {
+  description = "Days a deleted secret can still be restored (0 deletes at once)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.secret_recovery_window_in_days == 0 || (var.secret_recovery_window_in_days >= 7 && var.secret_recovery_window_in_days <= 30)
+    error_message = "secret_recovery_window_in_days must be 0 or between 7 and 30."
+  }
+}
+
+################################################################################
+# Cognito
+################################################################################
+
+variable "create_cognito" {
+  description = "Create the user pool, app client, admin group and hosted-UI domain; false uses existing ones given by id."
+  type        = bool
+  default     = true
+}
+
+variable "admin_group" {
+  description = "Cognito group whose members may administer every user profile (created with the pool; ADMIN_GROUP of the users function)."
+  type        = string
+  default     = "admin"
+}
+
+variable "cognito_user_pool_id" {
+  description = "Existing user pool id (when create_cognito is false)."
+  type        = string
+  default     = null
+}
+
+variable "cognito_client_id" {
+  description = "Existing app client id (when create_cognito is false)."
+  type        = string
+  default     = null
+}
+
+variable "cognito_domain" {
+  description = "Existing hosted-UI domain host, e.g. auth.example.com or <prefix>.auth.<region>.amazoncognito.com (when create_cognito is false)."
+  type        = string
+  default     = null
+}
+
+variable "cognito_domain_prefix" {
+  description = "Prefix of the hosted-UI domain to create (<prefix>.auth.<region>.amazoncognito.com); defaults to `name`. Must be unique in the region."
+  type        = string
+  default     = null
+}
+
+variable "cognito_deletion_protection" {
+  description = "Deletion protection of the created user pool."
+  type        = bool
+  default     = true
+}
+
+variable "cognito_generate_client_secret" {
+  description = "Give the created app client a secret. The login uses PKCE either way; a generated secret is stored in Terraform state and must also be copied into the auth secret."
+  type        = bool
+  default     = false
+}
+
+variable "callback_urls" {
+  description = "OAuth callback URLs of the app client; empty means the API's /auth/callback."
+  type        = list(string)
+  default     = []
+}
+
+variable "logout_urls" {
+  description = "Sign-out URLs of the app client; empty means app_url."
+  type        = list(string)
+  default     = []
+}
+
+variable "oauth_scopes" {
+  description = "OAuth scopes the app client allows and the auth function requests."
+  type        = list(string)
+  default     = ["openid", "email", "profile"]
+}
+
+variable "refresh_token_validity_days" {
+  description = "Refresh token validity of the created app client, in days."
+  type        = number
+  default     = 30
+}
+
+variable "access_token_validity_minutes" {
+  description = "Access and ID token validity of the created app client, in minutes."
+  type        = number
+  default     = 60
+}
+
+################################################################################
+# Web app and CORS
+################################################################################
+
+variable "app_url" {
+  description = "URL of the web app: where the auth function redirects after sign-in and sign-out."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https?://", var.app_url))
+    error_message = "app_url must be an http(s) URL."
+  }
+}
+
+variable "cookie_domain" {
+  description = "Domain attribute of the auth cookies; null scopes them to the API host."
+  type        = string
+  default     = null
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins allowed to call the API from a browser (exact origins, or https://*.example.com)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.cors_allowed_origins) > 0 && !contains(var.cors_allowed_origins, "*")
+    error_message = "List at least one origin and not \"*\": the API answers with credentials (cookies)."
+  }
+}
+
+variable "cors_allow_credentials" {
+  description = "Send Access-Control-Allow-Credentials: true (needed for the auth cookies)."
+  type        = bool
+  default     = true
+}
+
+################################################################################
+# API Gateway
+################################################################################
+
+variable "stage_name" {
+  description = "Name of the API Gateway stage."
+  type        = string
+  default     = "v1"
+}
+
+variable "public_base_url" {
+  description = "Public base URL when a custom domain fronts the API (it is what Twilio signs); null uses the stage's execute-api URL."
+  type        = string
+  default     = null
+}
+
+variable "throttling_rate_limit" {
+  description = "Steady-state requests per second allowed on the stage."
+  type        = number
+  default     = 50
+}
+
+variable "throttling_burst_limit" {
+  description = "Burst of requests allowed on the stage."
+  type        = number
+  default     = 100
+}
+
+variable "api_logging_level" {
+  description = "API Gateway execution logging: OFF, ERROR or INFO (needs the account's CloudWatch role, see manage_api_gateway_account)."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["OFF", "ERROR", "INFO"], var.api_logging_level)
+    error_message = "api_logging_level must be OFF, ERROR or INFO."
+  }
+}
+
+variable "api_metrics_enabled" {
+  description = "Detailed CloudWatch metrics for every method of the stage."
+  type        = bool
+  default     = true
+}
+
+variable "manage_api_gateway_account" {
+  description = "Create the account-wide role API Gateway uses to write logs and register it (once per account and region)."
+  type        = bool
+  default     = false
+}
+
+variable "authorizer_identity_sources" {
+  description = "Request parts the authorizer's cache is keyed on; a request missing one is refused with 401 before the authorizer runs. The web app sends the auth cookies, so the default is the Cookie header; use method.request.header.Authorization for bearer-token clients."
+  type        = list(string)
+  default     = ["method.request.header.Cookie"]
+}
+
+variable "authorizer_result_ttl_in_seconds" {
+  description = "How long API Gateway caches the authorizer's policy (0-3600)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.authorizer_result_ttl_in_seconds >= 0 && var.authorizer_result_ttl_in_seconds <= 3600
+    error_message = "authorizer_result_ttl_in_seconds must be between 0 and 3600."
+  }
+}
+
+variable "web_acl_arn" {
+  description = "WAFv2 web ACL to associate with the stage."
+  type        = string
+  default     = null
+}
