@@ -147,20 +147,29 @@ mod tests {
         assert_eq!(response["headers"]["content-type"], "application/json");
     }
 
-    #[test]
-    fn request_log_lines_hold_no_token_cookie_or_code() {
-        let logs = CapturedLogs::default();
-        let subscriber = lambda_logging::json_subscriber(tracing_subscriber_filter(), logs.clone());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        tracing::subscriber::with_default(subscriber, || {
-            runtime.block_on(handle(
-                event("https://app.example.com"),
-                &cors(),
-                |_req| async { Err::<GatewayResponse, _>(ApiError::internal("store failed")) },
-            ));
-        });
+    /// One process-wide capturing subscriber: a scoped (`with_default`)
+    /// subscriber misses events whose callsites other test threads
+    /// registered first, which made this test flaky.
+    fn global_logs() -> &'static CapturedLogs {
+        static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = CapturedLogs::default();
+            let subscriber = lambda_logging::json_subscriber(
+                lambda_logging::level_filter(Some("info"), None),
+                logs.clone(),
+            );
+            tracing::subscriber::set_global_default(subscriber).unwrap();
+            logs
+        })
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn request_log_lines_hold_no_token_cookie_or_code() {
+        let logs = global_logs();
+        handle(event("https://app.example.com"), &cors(), |_req| async {
+            Err::<GatewayResponse, _>(ApiError::internal("store failed"))
+        })
+        .await;
         let out = logs.contents();
         assert!(out.contains("request handled"), "{out}");
         assert!(
@@ -170,9 +179,5 @@ mod tests {
         for secret in ["header-secret", "cookie-secret", "one-time-code"] {
             assert!(!out.contains(secret), "{secret} leaked: {out}");
         }
-    }
-
-    fn tracing_subscriber_filter() -> lambda_logging::EnvFilter {
-        lambda_logging::level_filter(Some("info"), None)
     }
 }
