@@ -1,0 +1,338 @@
+//! The smoke runner end to end, on zips packaged from the test doubles.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+use std::time::Duration;
+
+use lambda_emulator::{Error, SmokeKind, SmokeOptions, SmokeProgress, run_smoke};
+use serde_json::json;
+
+fn options(zip: &std::path::Path, cases: &std::path::Path) -> SmokeOptions {
+    SmokeOptions::new(zip, cases)
+}
+
+#[tokio::test]
+async fn passing_cases_report_startup_and_every_case_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("smoke")).unwrap();
+    std::fs::write(dir.path().join("smoke/jwks.json"), r#"{"keys":[]}"#).unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({
+            "env": { "JWKS_URL": "{{static_url}}/.well-known/jwks.json", "GREETING": "hi" },
+            "files": { "/.well-known/jwks.json": "smoke/jwks.json" },
+            "cases": [
+                { "name": "echoes the event", "event": {"a": [1, 2]},
+                  "expect": { "event": {"a": [1, 2]} } },
+                { "name": "sees smoke env", "event": {"env": ["GREETING", "AWS_LAMBDA_FUNCTION_NAME"]},
+                  "expect": { "env": {"GREETING": "hi", "AWS_LAMBDA_FUNCTION_NAME": "echo"} } },
+                { "name": "fetches a served file", "event": {"fetch_env": "JWKS_URL"},
+                  "expect": { "fetched": "{\"keys\":[]}" } },
+                { "name": "errors are matched", "event": {"error": "Unauthorized"},
+                  "expect_error": { "errorType": "EchoError", "errorMessage": "Unauthorized" } }
+            ]
+        }),
+    );
+    let mut seen = Vec::new();
+    let report = run_smoke(&options(&zip, &cases), |p| seen.push(p.clone()))
+        .await
+        .unwrap();
+    assert_eq!(report.kind, SmokeKind::Function);
+    assert_eq!(report.artifact, "echo");
+    let names: Vec<&str> = report.cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "echoes the event",
+            "sees smoke env",
+            "fetches a served file",
+            "errors are matched"
+        ]
+    );
+    assert!(matches!(seen.first(), Some(SmokeProgress::Started { .. })));
+    assert_eq!(seen.len(), 5);
+    assert!(report.startup > Duration::ZERO);
+    assert!(report.log.contains("echo-function: starting"));
+}
+
+#[tokio::test]
+async fn a_wrong_answer_fails_its_case_with_the_mismatch_and_the_function_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({"cases": [
+            { "name": "first passes", "event": {}, "expect": {"event": {}} },
+            { "name": "preflight", "event": {}, "expect": {"statusCode": 204} },
+            { "name": "never reached", "event": {}, "expect": {} }
+        ]}),
+    );
+    let mut passed = Vec::new();
+    let err = run_smoke(&options(&zip, &cases), |p| {
+        if let SmokeProgress::CasePassed(c) = p {
+            passed.push(c.name.clone());
+        }
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(passed, ["first passes"]);
+    let Error::CaseFailed { case, reason, log } = &err else {
+        panic!("expected CaseFailed, got {err}")
+    };
+    assert_eq!(case, "preflight");
+    assert!(
+        reason.starts_with("$.statusCode: expected 204, got absent"),
+        "{reason}"
+    );
+    assert!(log.contains("echo-function: starting"), "{log}");
+}
+
+#[tokio::test]
+async fn a_response_where_an_error_was_expected_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({"cases": [{ "name": "refused", "event": {}, "expect_error": {"errorMessage": "Unauthorized"} }]}),
+    );
+    let err = run_smoke(&options(&zip, &cases), |_| {}).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::CaseFailed { reason, .. } if reason.contains("got a response")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_error_where_a_response_was_expected_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({"cases": [{ "name": "ok", "event": {"error": "boom"}, "expect": {} }]}),
+    );
+    let err = run_smoke(&options(&zip, &cases), |_| {}).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::CaseFailed { reason, .. } if reason.contains("got an error") && reason.contains("boom")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_function_crashing_mid_case_fails_the_smoke_with_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({"cases": [{ "name": "crashes", "event": {"crash": "segfault in handler"}, "expect": {} }]}),
+    );
+    let err = run_smoke(&options(&zip, &cases), |_| {}).await.unwrap_err();
+    let Error::Exited {
+        status,
+        during,
+        log,
+    } = &err
+    else {
+        panic!("expected Exited, got {err}")
+    };
+    assert_eq!(status, "exit code 7");
+    assert!(during.contains("case `crashes`"), "{during}");
+    assert!(
+        log.contains("stderr | echo-function: segfault in handler"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn an_init_error_fails_the_smoke_with_the_reported_message_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({
+            "env": {"ECHO_INIT_ERROR": "CORS_ALLOWED_ORIGINS: `*` with credentials"},
+            "cases": [{ "name": "never runs", "event": {}, "expect": {} }]
+        }),
+    );
+    let err = run_smoke(&options(&zip, &cases), |_| {}).await.unwrap_err();
+    let Error::Init {
+        error_type,
+        error_message,
+        log,
+    } = &err
+    else {
+        panic!("expected Init, got {err}")
+    };
+    assert_eq!(error_type, "EchoInitError");
+    assert_eq!(error_message, "CORS_ALLOWED_ORIGINS: `*` with credentials");
+    assert!(log.contains("init failed"), "{log}");
+}
+
+#[tokio::test]
+async fn a_crash_before_the_first_next_is_reported_as_an_exit_during_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({
+            "env": {"ECHO_CRASH_AT_INIT": "missing shared library"},
+            "cases": [{ "name": "never runs", "event": {}, "expect": {} }]
+        }),
+    );
+    let err = run_smoke(&options(&zip, &cases), |_| {}).await.unwrap_err();
+    let Error::Exited {
+        status,
+        during,
+        log,
+    } = &err
+    else {
+        panic!("expected Exited, got {err}")
+    };
+    assert_eq!(status, "exit code 3");
+    assert!(during.contains("before the first /next"), "{during}");
+    assert!(log.contains("missing shared library"), "{log}");
+}
+
+#[tokio::test]
+async fn a_function_that_never_polls_times_out_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({
+            "env": {"ECHO_HANG_AT_INIT": "1"},
+            "cases": [{ "name": "never runs", "event": {}, "expect": {} }]
+        }),
+    );
+    let mut opts = options(&zip, &cases);
+    opts.timeout = Duration::from_millis(500);
+    let err = run_smoke(&opts, |_| {}).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { what, .. } if what.contains("starting")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_case_slower_than_the_timeout_fails_naming_the_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({"cases": [{ "name": "slow", "event": {"sleep_ms": 60000}, "expect": {} }]}),
+    );
+    let mut opts = options(&zip, &cases);
+    opts.timeout = Duration::from_millis(500);
+    let err = run_smoke(&opts, |_| {}).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { what, .. } if what.contains("case `slow`")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_runner_command_starts_the_bootstrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = dir.path().join("runner.sh");
+    std::fs::write(
+        &runner,
+        "#!/bin/sh\necho \"runner started $(basename \"$1\")\" >&2\nexec \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({"cases": [{ "name": "ok", "event": {}, "expect": {"event": {}} }]}),
+    );
+    let mut opts = options(&zip, &cases);
+    opts.runner = vec![runner.display().to_string()];
+    let report = run_smoke(&opts, |_| {}).await.unwrap();
+    assert!(
+        report.log.contains("runner started bootstrap"),
+        "{}",
+        report.log
+    );
+}
+
+#[tokio::test]
+async fn a_zip_without_bootstrap_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::extension_zip(dir.path(), "not-a-function");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({"cases": [{ "name": "ok", "event": {}, "expect": {} }]}),
+    );
+    let err = run_smoke(&options(&zip, &cases), |_| {}).await.unwrap_err();
+    assert!(
+        err.to_string().contains("must contain `bootstrap`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_cli_prints_one_line_per_case_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({"cases": [
+            { "name": "echoes", "event": {"x": 1}, "expect": {"event": {"x": 1}} },
+            { "name": "refuses", "event": {"error": "no"}, "expect_error": {"errorMessage": "no"} }
+        ]}),
+    );
+    let out = Command::new(common::EMULATOR_CLI)
+        .args(["smoke", "--zip"])
+        .arg(&zip)
+        .arg("--cases")
+        .arg(&cases)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].starts_with("smoke echo: started in "));
+    assert!(lines[1].starts_with("ok   echoes ("));
+    assert!(lines[2].starts_with("ok   refuses ("));
+    assert_eq!(lines[3], "smoke echo: 2 cases passed");
+}
+
+#[test]
+fn the_cli_exits_1_with_the_function_log_on_failure_and_2_on_bad_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({"cases": [{ "name": "crash", "event": {"crash": "bye"}, "expect": {} }]}),
+    );
+    let out = Command::new(common::EMULATOR_CLI)
+        .args(["smoke", "--timeout-secs", "20", "--zip"])
+        .arg(&zip)
+        .arg("--cases")
+        .arg(&cases)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("FAIL echo: process exited (exit code 7)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stderr | echo-function: bye"), "{stderr}");
+
+    let usage = Command::new(common::EMULATOR_CLI)
+        .args(["smoke", "--zip"])
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("--zip needs a value"));
+}
