@@ -1,0 +1,266 @@
+//! `ci`: everything CI runs, as one ordered list of named steps.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::cli::BuildTarget;
+use crate::run::{probe, run};
+use crate::workspace::Workspace;
+use crate::{dist, prereq, repro, smoke};
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `cargo <args>` from the workspace root.
+    Cargo(Vec<String>),
+    /// Any program from the workspace root (terraform, checkov, nix, ...).
+    Run { program: String, args: Vec<String> },
+    /// The workspace's tests: nextest when installed (plus doc tests), else
+    /// `cargo test`.
+    Tests,
+    /// `cargo xtask dist` for the declared target into dist/.
+    Dist,
+    /// `cargo xtask check` of dist/.
+    Check,
+    /// `cargo xtask smoke` of dist/.
+    Smoke,
+    /// `cargo xtask repro`.
+    Repro,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub name: &'static str,
+    pub action: Action,
+}
+
+impl Step {
+    fn new(name: &'static str, action: Action) -> Self {
+        Self { name, action }
+    }
+
+    fn cargo(name: &'static str, args: &[&str]) -> Self {
+        Self::new(
+            name,
+            Action::Cargo(args.iter().map(|a| (*a).to_owned()).collect()),
+        )
+    }
+
+    /// A step running an external program, e.g.
+    /// `Step::run("terraform fmt", "terraform", &["fmt", "-check", "-recursive", "terraform"])`.
+    // The extension point for steps the lead adds (terraform, checkov, nix).
+    #[allow(dead_code)]
+    fn run(name: &'static str, program: &str, args: &[&str]) -> Self {
+        Self::new(
+            name,
+            Action::Run {
+                program: program.to_owned(),
+                args: args.iter().map(|a| (*a).to_owned()).collect(),
+            },
+        )
+    }
+}
+
+/// The CI pipeline, in order; the first failure stops it. Add a step here (and
+/// its tool to `prereq::for_ci`) and both `cargo xtask ci` and `.ci/run` run it.
+pub fn steps() -> Vec<Step> {
+    vec![
+        Step::cargo("fmt", &["fmt", "--all", "--", "--check"]),
+        Step::cargo(
+            "clippy",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        Step::new("test", Action::Tests),
+        Step::new("dist", Action::Dist),
+        Step::new("check", Action::Check),
+        Step::new("smoke", Action::Smoke),
+        Step::new("repro", Action::Repro),
+    ]
+}
+
+/// The cargo invocations of the test step.
+pub fn test_commands(nextest: bool) -> Vec<Vec<String>> {
+    let words = |line: &str| line.split_whitespace().map(str::to_owned).collect();
+    if nextest {
+        // nextest does not run doc tests.
+        vec![
+            words("nextest run --workspace --locked"),
+            words("test --workspace --locked --doc"),
+        ]
+    } else {
+        vec![words("test --workspace --locked")]
+    }
+}
+
+fn nextest_installed(ws: &Workspace) -> bool {
+    probe(Command::new(&ws.cargo).args(["nextest", "--version"])).is_some()
+}
+
+fn execute(ws: &Workspace, target: &BuildTarget, action: &Action) -> anyhow::Result<()> {
+    let dist_dir = ws.root.join("dist");
+    let cargo = |args: &[String]| run(Command::new(&ws.cargo).current_dir(&ws.root).args(args));
+    match action {
+        Action::Cargo(args) => cargo(args),
+        Action::Run { program, args } => {
+            run(Command::new(program).current_dir(&ws.root).args(args))
+        }
+        Action::Tests => test_commands(nextest_installed(ws))
+            .iter()
+            .try_for_each(|args| cargo(args)),
+        Action::Dist => dist::dist(ws, &ws.root, target, &dist_dir, &[]).map(|_| ()),
+        Action::Check => dist::check(
+            &dist_dir,
+            crate::workspace::machine_of(target)?,
+            dist::Strictness::Deployable,
+        ),
+        Action::Smoke => smoke::smoke(ws, &dist_dir),
+        Action::Repro => repro::repro(ws, target, &[]),
+    }
+}
+
+fn summary(done: &[(&str, Duration)], failed: Option<&str>) -> String {
+    let mut out = String::from("ci summary:\n");
+    for (name, took) in done {
+        out.push_str(&format!("  {name:<10} {:>8.1} s\n", took.as_secs_f64()));
+    }
+    let total: f64 = done.iter().map(|(_, d)| d.as_secs_f64()).sum();
+    // Not "N passed, N failed": CI tooling would read that as a test count.
+    match failed {
+        None => out.push_str(&format!(
+            "ci: all {} steps succeeded in {total:.1} s",
+            done.len()
+        )),
+        Some(name) => out.push_str(&format!("ci: stopped at step `{name}` after {total:.1} s")),
+    }
+    out
+}
+
+pub fn ci(ws: &Workspace) -> anyhow::Result<()> {
+    let target = ws.default_target()?;
+    prereq::require(&prereq::for_ci(&target)?)?;
+    let steps = steps();
+    let mut done: Vec<(&str, Duration)> = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        println!("\n==> [{}/{}] {}", index + 1, steps.len(), step.name);
+        let started = Instant::now();
+        let result = execute(ws, &target, &step.action);
+        let took = started.elapsed();
+        done.push((step.name, took));
+        match result {
+            Ok(()) => println!("<== {} ok ({:.1} s)", step.name, took.as_secs_f64()),
+            Err(error) => {
+                println!("<== {} FAILED ({:.1} s)", step.name, took.as_secs_f64());
+                println!("\n{}", summary(&done, Some(step.name)));
+                return Err(error).with_context(|| format!("ci step `{}` failed", step.name));
+            }
+        }
+    }
+    println!("\n{}", summary(&done, None));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_run_in_the_documented_order() {
+        let names: Vec<&str> = steps().iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            ["fmt", "clippy", "test", "dist", "check", "smoke", "repro"]
+        );
+    }
+
+    #[test]
+    fn fmt_and_clippy_are_the_exact_cargo_commands() {
+        let steps = steps();
+        assert_eq!(
+            steps[0].action,
+            Action::Cargo(vec![
+                "fmt".into(),
+                "--all".into(),
+                "--".into(),
+                "--check".into()
+            ])
+        );
+        let Action::Cargo(clippy) = &steps[1].action else {
+            panic!("clippy is a cargo step")
+        };
+        assert_eq!(
+            clippy.join(" "),
+            "clippy --workspace --all-targets --locked -- -D warnings"
+        );
+    }
+
+    #[test]
+    fn tests_use_nextest_plus_doc_tests_when_available_else_cargo_test() {
+        let joined = |cmds: Vec<Vec<String>>| cmds.iter().map(|c| c.join(" ")).collect::<Vec<_>>();
+        assert_eq!(
+            joined(test_commands(true)),
+            [
+                "nextest run --workspace --locked",
+                "test --workspace --locked --doc"
+            ]
+        );
+        assert_eq!(joined(test_commands(false)), ["test --workspace --locked"]);
+    }
+
+    #[test]
+    fn external_steps_carry_program_and_arguments() {
+        let step = Step::run("terraform fmt", "terraform", &["fmt", "-check"]);
+        assert_eq!(
+            step.action,
+            Action::Run {
+                program: "terraform".into(),
+                args: vec!["fmt".into(), "-check".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn the_summary_lists_step_times_and_never_looks_like_a_test_count() {
+        let done = [
+            ("fmt", Duration::from_millis(1500)),
+            ("clippy", Duration::from_secs(30)),
+        ];
+        let ok = summary(&done, None);
+        assert!(ok.contains("  fmt             1.5 s\n"), "{ok}");
+        assert!(ok.ends_with("ci: all 2 steps succeeded in 31.5 s"), "{ok}");
+        assert!(!ok.contains("passed"));
+        let failed = summary(&done, Some("clippy"));
+        assert!(
+            failed.ends_with("ci: stopped at step `clippy` after 31.5 s"),
+            "{failed}"
+        );
+    }
+
+    #[test]
+    fn a_failing_external_step_fails_with_its_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace {
+            root: dir.path().to_owned(),
+            target_dir: dir.path().join("target"),
+            cargo_home: dir.path().join("cargo"),
+            cargo: "cargo".into(),
+        };
+        let target = BuildTarget::Host;
+        let failing = Step::run("lint", "sh", &["-c", "exit 3"]);
+        let err = execute(&ws, &target, &failing.action)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`sh -c 'exit 3'` failed"), "{err}");
+        let passing = Step::run("lint", "true", &[]);
+        assert!(execute(&ws, &target, &passing.action).is_ok());
+    }
+}

@@ -1,0 +1,285 @@
+//! Argument parsing (no dependencies: the grammar is small and fixed).
+
+use std::path::PathBuf;
+
+use lambda_pack::elf::Machine;
+
+pub const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  setup                      install the prerequisites (Debian/Ubuntu); quiet when all are present
+  dist [--target <triple>|host] [--out dist] [--only name,...]
+                             build every artifact (or those named, with their layers), package, write manifest.json, check, report
+  check [--dist dist] [--machine aarch64|x86_64]
+                             check dist/ against its manifest and print the size report
+  smoke [--dist dist]        boot every artifact in dist/ against the Lambda API emulator
+  repro [--only name,...]    build dist twice, from here and from a copy elsewhere; compare hashes
+  ci                         everything CI runs, in order, stopping at the first failure";
+
+/// What to build for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildTarget {
+    /// A Rust target triple, built with cargo-zigbuild.
+    Triple(String),
+    /// The machine xtask runs on, built with plain `cargo build`.
+    Host,
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Setup,
+    Dist {
+        /// `None` means the workspace's declared target.
+        target: Option<BuildTarget>,
+        out: PathBuf,
+        /// Artifact names to build; empty means all.
+        only: Vec<String>,
+    },
+    Check {
+        dist: PathBuf,
+        machine: Option<Machine>,
+    },
+    Smoke {
+        dist: PathBuf,
+    },
+    Repro {
+        /// Artifact names to compare; empty means all.
+        only: Vec<String>,
+    },
+    Ci,
+}
+
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let Some((name, rest)) = args.split_first() else {
+        return Err("missing command".into());
+    };
+    let mut flags = Flags::parse(rest)?;
+    let command = match name.as_str() {
+        "help" | "--help" | "-h" => Command::Help,
+        "setup" => Command::Setup,
+        "dist" => Command::Dist {
+            target: flags
+                .take("--target")
+                .map(|t| parse_target(&t))
+                .transpose()?,
+            out: flags.path("--out", "dist"),
+            only: take_list(&mut flags, "--only"),
+        },
+        "check" => Command::Check {
+            dist: flags.path("--dist", "dist"),
+            machine: flags
+                .take("--machine")
+                .map(|m| {
+                    Machine::from_name(&m)
+                        .ok_or_else(|| format!("--machine: expected aarch64 or x86_64, got {m:?}"))
+                })
+                .transpose()?,
+        },
+        "smoke" => Command::Smoke {
+            dist: flags.path("--dist", "dist"),
+        },
+        "repro" => Command::Repro {
+            only: take_list(&mut flags, "--only"),
+        },
+        "ci" => Command::Ci,
+        other => return Err(format!("unknown command {other:?}")),
+    };
+    flags.finish(name)?;
+    Ok(command)
+}
+
+fn take_list(flags: &mut Flags, flag: &str) -> Vec<String> {
+    flags
+        .take(flag)
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn parse_target(value: &str) -> Result<BuildTarget, String> {
+    match value {
+        "host" => Ok(BuildTarget::Host),
+        triple if triple.split('-').count() >= 3 && !triple.contains(char::is_whitespace) => {
+            Ok(BuildTarget::Triple(triple.to_owned()))
+        }
+        other => Err(format!(
+            "--target: expected a target triple or `host`, got {other:?}"
+        )),
+    }
+}
+
+/// `--flag value` pairs, each flag at most once.
+struct Flags(Vec<(String, String)>);
+
+impl Flags {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut iter = args.iter();
+        while let Some(flag) = iter.next() {
+            if !flag.starts_with("--") {
+                return Err(format!("unexpected argument {flag:?}"));
+            }
+            let (flag, value) = match flag.split_once('=') {
+                Some((f, v)) => (f.to_owned(), v.to_owned()),
+                None => (
+                    flag.clone(),
+                    iter.next()
+                        .cloned()
+                        .ok_or_else(|| format!("{flag} needs a value"))?,
+                ),
+            };
+            if pairs.iter().any(|(f, _)| *f == flag) {
+                return Err(format!("{flag} given twice"));
+            }
+            pairs.push((flag, value));
+        }
+        Ok(Self(pairs))
+    }
+
+    fn take(&mut self, flag: &str) -> Option<String> {
+        let index = self.0.iter().position(|(f, _)| f == flag)?;
+        Some(self.0.remove(index).1)
+    }
+
+    fn path(&mut self, flag: &str, default: &str) -> PathBuf {
+        PathBuf::from(self.take(flag).unwrap_or_else(|| default.to_owned()))
+    }
+
+    fn finish(self, command: &str) -> Result<(), String> {
+        match self.0.first() {
+            Some((flag, _)) => Err(format!("`{command}` does not take {flag}")),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(line: &str) -> Result<Command, String> {
+        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        parse(&args)
+    }
+
+    #[test]
+    fn dist_defaults_to_the_declared_target_and_dist_dir() {
+        assert_eq!(
+            parse_str("dist"),
+            Ok(Command::Dist {
+                target: None,
+                out: "dist".into(),
+                only: vec![]
+            })
+        );
+    }
+
+    #[test]
+    fn dist_takes_a_triple_or_host_and_an_out_dir() {
+        assert_eq!(
+            parse_str("dist --target aarch64-unknown-linux-musl --out /tmp/d"),
+            Ok(Command::Dist {
+                target: Some(BuildTarget::Triple("aarch64-unknown-linux-musl".into())),
+                out: "/tmp/d".into(),
+                only: vec![]
+            })
+        );
+        assert_eq!(
+            parse_str("dist --target=host"),
+            Ok(Command::Dist {
+                target: Some(BuildTarget::Host),
+                out: "dist".into(),
+                only: vec![]
+            })
+        );
+    }
+
+    #[test]
+    fn dist_only_takes_a_comma_separated_list() {
+        assert_eq!(
+            parse_str("dist --only cors,telemetry"),
+            Ok(Command::Dist {
+                target: None,
+                out: "dist".into(),
+                only: vec!["cors".into(), "telemetry".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn a_target_that_is_not_a_triple_is_rejected() {
+        assert!(
+            parse_str("dist --target arm64")
+                .unwrap_err()
+                .contains("target triple")
+        );
+    }
+
+    #[test]
+    fn check_takes_a_dist_dir_and_a_machine() {
+        assert_eq!(
+            parse_str("check --dist out --machine x86_64"),
+            Ok(Command::Check {
+                dist: "out".into(),
+                machine: Some(Machine::X86_64)
+            })
+        );
+        assert!(
+            parse_str("check --machine arm64")
+                .unwrap_err()
+                .contains("--machine")
+        );
+    }
+
+    #[test]
+    fn commands_without_flags_parse() {
+        assert_eq!(parse_str("setup"), Ok(Command::Setup));
+        assert_eq!(parse_str("repro"), Ok(Command::Repro { only: vec![] }));
+        assert_eq!(
+            parse_str("repro --only cors"),
+            Ok(Command::Repro {
+                only: vec!["cors".into()]
+            })
+        );
+        assert_eq!(parse_str("ci"), Ok(Command::Ci));
+        assert_eq!(
+            parse_str("smoke"),
+            Ok(Command::Smoke {
+                dist: "dist".into()
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_commands_flags_and_repeated_flags_are_usage_errors() {
+        assert!(parse_str("").unwrap_err().contains("missing command"));
+        assert!(parse_str("deploy").unwrap_err().contains("unknown command"));
+        assert!(
+            parse_str("ci --fast x")
+                .unwrap_err()
+                .contains("does not take --fast")
+        );
+        assert!(
+            parse_str("dist --out a --out b")
+                .unwrap_err()
+                .contains("given twice")
+        );
+        assert!(
+            parse_str("dist --out")
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        assert!(
+            parse_str("smoke extra")
+                .unwrap_err()
+                .contains("unexpected argument")
+        );
+    }
+}

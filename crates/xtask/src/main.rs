@@ -1,0 +1,105 @@
+//! `cargo xtask`: the build without Nix, and everything CI runs.
+//!
+//! ```text
+//! cargo xtask setup                      install prerequisites on Debian/Ubuntu
+//! cargo xtask dist [--target aarch64-unknown-linux-musl|host] [--out dist] [--only a,b]
+//! cargo xtask check [--dist dist] [--machine aarch64|x86_64]
+//! cargo xtask smoke [--dist dist]
+//! cargo xtask repro [--only a,b]
+//! cargo xtask ci
+//! ```
+//!
+//! Relative paths are taken from the workspace root. Every command checks the
+//! tools it needs first and stops with the command that installs a missing one.
+// This is a command-line tool: its stdout is its interface.
+#![allow(clippy::print_stdout)]
+
+mod ci;
+mod cli;
+mod dist;
+mod prereq;
+mod repro;
+mod run;
+mod smoke;
+mod workspace;
+
+use std::process::ExitCode;
+
+use cli::Command;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!("xtask: {message}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match execute(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {}", error_chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the
+/// message already holds (lambda-pack's errors print their source).
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
+fn execute(command: Command) -> anyhow::Result<()> {
+    if let Command::Help = command {
+        println!("{}", cli::USAGE);
+        return Ok(());
+    }
+    let ws = workspace::Workspace::discover()?;
+    match command {
+        Command::Help => Ok(()),
+        Command::Setup => prereq::setup(&ws),
+        Command::Dist { target, out, only } => {
+            let target = match target {
+                Some(target) => target,
+                None => ws.default_target()?,
+            };
+            prereq::require(&prereq::for_dist(&target))?;
+            dist::dist(&ws, &ws.root, &target, &ws.resolve(&out), &only).map(|_| ())
+        }
+        Command::Check { dist, machine } => {
+            let machine = machine.unwrap_or(ws.default_machine()?);
+            dist::check(&ws.resolve(&dist), machine, dist::Strictness::Deployable)
+        }
+        Command::Smoke { dist } => smoke::smoke(&ws, &ws.resolve(&dist)),
+        Command::Repro { only } => {
+            let target = ws.default_target()?;
+            prereq::require(&prereq::for_dist(&target))?;
+            repro::repro(&ws, &target, &only)
+        }
+        Command::Ci => ci::ci(&ws),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_causes_are_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let error = anyhow::Error::new(io).context("dist/manifest.json: No such file");
+        assert_eq!(error_chain(&error), "dist/manifest.json: No such file");
+        let error = anyhow::anyhow!("root cause").context("reading x");
+        assert_eq!(error_chain(&error), "reading x: root cause");
+    }
+}

@@ -1,0 +1,405 @@
+//! Prerequisites: which tools each command needs, how to tell they are there,
+//! and the exact command that installs each one (what `setup` runs).
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use lambda_pack::elf::Machine;
+
+use crate::cli::BuildTarget;
+use crate::run::{on_path, probe, run};
+use crate::workspace::{Workspace, host_machine, machine_of};
+
+/// One thing a command needs from the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tool {
+    /// The zig toolchain cargo-zigbuild links with (`pip install ziglang` or a `zig` on PATH).
+    Zig,
+    /// `cargo zigbuild`.
+    CargoZigbuild,
+    /// The Rust standard library for a target triple.
+    RustTarget(String),
+    /// A user-mode emulator to run binaries for another machine.
+    Qemu(Machine),
+    /// moto's server, which integration tests start for DynamoDB/Secrets Manager/Cognito.
+    MotoServer,
+}
+
+/// How a tool is installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Install {
+    Pip(&'static str),
+    Rustup(String),
+    Apt(&'static str),
+}
+
+impl Install {
+    /// The exact command, as printed when the tool is missing.
+    pub fn command_line(&self) -> String {
+        match self {
+            Install::Pip(package) => format!("python3 -m pip install {}", pip_quote(package)),
+            Install::Rustup(target) => format!("rustup target add {target}"),
+            Install::Apt(package) => format!("apt-get install -y {package}"),
+        }
+    }
+}
+
+fn pip_quote(package: &str) -> String {
+    if package.contains('[') {
+        format!("\"{package}\"")
+    } else {
+        package.to_owned()
+    }
+}
+
+impl Tool {
+    pub fn name(&self) -> String {
+        match self {
+            Tool::Zig => "zig".into(),
+            Tool::CargoZigbuild => "cargo-zigbuild".into(),
+            Tool::RustTarget(target) => format!("Rust target {target}"),
+            Tool::Qemu(machine) => qemu_program(*machine),
+            Tool::MotoServer => "moto_server".into(),
+        }
+    }
+
+    pub fn install(&self) -> Install {
+        match self {
+            Tool::Zig => Install::Pip("ziglang"),
+            Tool::CargoZigbuild => Install::Pip("cargo-zigbuild"),
+            Tool::RustTarget(target) => Install::Rustup(target.clone()),
+            Tool::Qemu(_) => Install::Apt("qemu-user-static"),
+            Tool::MotoServer => Install::Pip("moto[server]"),
+        }
+    }
+
+    pub fn present(&self) -> bool {
+        match self {
+            Tool::Zig => {
+                probe(Command::new("python3").args(["-m", "ziglang", "version"])).is_some()
+                    || probe(Command::new("zig").arg("version")).is_some()
+            }
+            Tool::CargoZigbuild => probe(Command::new("cargo-zigbuild").arg("--version")).is_some(),
+            Tool::RustTarget(target) => rust_target_installed(target),
+            Tool::Qemu(machine) => qemu_runner(*machine).is_some(),
+            Tool::MotoServer => on_path("moto_server"),
+        }
+    }
+}
+
+/// `qemu-<arch>-static`, the name Debian's qemu-user-static installs.
+fn qemu_program(machine: Machine) -> String {
+    format!("qemu-{}-static", machine.name())
+}
+
+/// The emulator to run `machine` binaries with: the static build when
+/// present, else the plain one (what Nix's qemu provides).
+pub fn qemu_runner(machine: Machine) -> Option<String> {
+    [qemu_program(machine), format!("qemu-{}", machine.name())]
+        .into_iter()
+        .find(|program| on_path(program))
+}
+
+/// Whether binaries for `machine` need an emulator on this host.
+pub fn needs_emulator(machine: Machine) -> bool {
+    host_machine() != Some(machine)
+}
+
+fn rust_target_installed(target: &str) -> bool {
+    // Asking rustc (not rustup) also works in a Nix dev shell without rustup.
+    probe(Command::new("rustc").args(["--print", "sysroot"])).is_some_and(|sysroot| {
+        std::path::Path::new(sysroot.trim())
+            .join("lib/rustlib")
+            .join(target)
+            .join("lib")
+            .is_dir()
+    })
+}
+
+/// What `dist` (and `repro`) need for `target`.
+pub fn for_dist(target: &BuildTarget) -> Vec<Tool> {
+    match target {
+        BuildTarget::Host => Vec::new(),
+        BuildTarget::Triple(triple) => vec![
+            Tool::Zig,
+            Tool::CargoZigbuild,
+            Tool::RustTarget(triple.clone()),
+        ],
+    }
+}
+
+/// What `smoke` needs to boot binaries of `machine`.
+pub fn for_smoke(machine: Machine) -> Vec<Tool> {
+    if needs_emulator(machine) {
+        vec![Tool::Qemu(machine)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// What `ci` (and so `setup`) needs: the build, the smoke runs and moto.
+pub fn for_ci(target: &BuildTarget) -> anyhow::Result<Vec<Tool>> {
+    let mut tools = for_dist(target);
+    tools.extend(for_smoke(machine_of(target)?));
+    tools.push(Tool::MotoServer);
+    Ok(tools)
+}
+
+/// The message for missing tools, or `None` when nothing is missing.
+pub fn missing_message(missing: &[Tool]) -> Option<String> {
+    if missing.is_empty() {
+        return None;
+    }
+    let mut message = String::from("missing prerequisites:\n");
+    for tool in missing {
+        message.push_str(&format!(
+            "  {}: install with `{}`\n",
+            tool.name(),
+            tool.install().command_line()
+        ));
+    }
+    message.push_str("or run `cargo xtask setup` to install everything (Debian/Ubuntu)");
+    Some(message)
+}
+
+/// Fails, naming each missing tool and its install command.
+pub fn require(tools: &[Tool]) -> anyhow::Result<()> {
+    let missing: Vec<Tool> = tools.iter().filter(|t| !t.present()).cloned().collect();
+    match missing_message(&missing) {
+        Some(message) => bail!(message),
+        None => Ok(()),
+    }
+}
+
+/// Installs whatever `ci` needs and is missing. Prints nothing when all is there.
+pub fn setup(ws: &Workspace) -> anyhow::Result<()> {
+    let tools = for_ci(&ws.default_target()?)?;
+    let missing: Vec<Tool> = tools.iter().filter(|t| !t.present()).cloned().collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let plan = install_plan(&missing);
+    for step in &plan {
+        eprintln!("setup: {}", step.reason);
+        match &step.kind {
+            StepKind::Apt(packages) => apt_install(packages)?,
+            StepKind::Pip(packages) => pip_install(packages)?,
+            StepKind::Rustup(target) => {
+                run(Command::new("rustup").args(["target", "add", target]))?;
+            }
+        }
+    }
+    require(&tools).context("still missing after `cargo xtask setup`")
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum StepKind {
+    Apt(Vec<&'static str>),
+    Pip(Vec<&'static str>),
+    Rustup(String),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct InstallStep {
+    reason: String,
+    kind: StepKind,
+}
+
+/// Groups installs by installer: one apt call, one pip call, one rustup call
+/// per target.
+fn install_plan(missing: &[Tool]) -> Vec<InstallStep> {
+    let mut apt = Vec::new();
+    let mut pip = Vec::new();
+    let mut steps = Vec::new();
+    let names = |kind: &Install| {
+        missing
+            .iter()
+            .filter(|t| t.install() == *kind)
+            .map(Tool::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for tool in missing {
+        match tool.install() {
+            Install::Apt(package) if !apt.contains(&package) => apt.push(package),
+            Install::Pip(package) if !pip.contains(&package) => pip.push(package),
+            Install::Rustup(target) => steps.push(InstallStep {
+                reason: format!("installing {}", names(&Install::Rustup(target.clone()))),
+                kind: StepKind::Rustup(target),
+            }),
+            _ => {}
+        }
+    }
+    let mut plan = Vec::new();
+    if !apt.is_empty() {
+        plan.push(InstallStep {
+            reason: format!("installing {} with apt-get", apt.join(" ")),
+            kind: StepKind::Apt(apt),
+        });
+    }
+    if !pip.is_empty() {
+        plan.push(InstallStep {
+            reason: format!("installing {} with pip", pip.join(" ")),
+            kind: StepKind::Pip(pip),
+        });
+    }
+    plan.extend(steps);
+    plan
+}
+
+fn privileged(program: &str) -> Command {
+    let root = probe(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0");
+    if root {
+        Command::new(program)
+    } else {
+        let mut command = Command::new("sudo");
+        command.arg(program);
+        command
+    }
+}
+
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    if !on_path("apt-get") {
+        bail!(
+            "apt-get not found: install {} with your system's package manager",
+            packages.join(" ")
+        );
+    }
+    run(privileged("apt-get").args(["update", "-qq"]))?;
+    run(privileged("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+fn pip_install(packages: &[&str]) -> anyhow::Result<()> {
+    if probe(Command::new("python3").args(["-m", "pip", "--version"])).is_none() {
+        apt_install(&["python3-pip"])?;
+    }
+    let mut command = Command::new("python3");
+    command.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]);
+    command.args(packages);
+    let line = crate::run::describe(&command);
+    eprintln!("$ {line}");
+    let output = command
+        .output()
+        .with_context(|| format!("cannot start `{line}`"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("externally-managed-environment") {
+        // Debian's system Python refuses pip installs (PEP 668); this machine
+        // is a build box, so install next to the system packages anyway.
+        return run(command.arg("--break-system-packages"));
+    }
+    bail!("`{line}` failed ({}):\n{stderr}", output.status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_commands_are_the_exact_shell_commands() {
+        assert_eq!(
+            Tool::Zig.install().command_line(),
+            "python3 -m pip install ziglang"
+        );
+        assert_eq!(
+            Tool::CargoZigbuild.install().command_line(),
+            "python3 -m pip install cargo-zigbuild"
+        );
+        assert_eq!(
+            Tool::MotoServer.install().command_line(),
+            "python3 -m pip install \"moto[server]\""
+        );
+        assert_eq!(
+            Tool::RustTarget("aarch64-unknown-linux-musl".into())
+                .install()
+                .command_line(),
+            "rustup target add aarch64-unknown-linux-musl"
+        );
+        assert_eq!(
+            Tool::Qemu(Machine::Aarch64).install().command_line(),
+            "apt-get install -y qemu-user-static"
+        );
+    }
+
+    #[test]
+    fn the_missing_message_lists_each_tool_with_its_install_command() {
+        let message = missing_message(&[Tool::Zig, Tool::Qemu(Machine::Aarch64)]).unwrap();
+        assert_eq!(
+            message,
+            "missing prerequisites:\n\
+             \x20 zig: install with `python3 -m pip install ziglang`\n\
+             \x20 qemu-aarch64-static: install with `apt-get install -y qemu-user-static`\n\
+             or run `cargo xtask setup` to install everything (Debian/Ubuntu)"
+        );
+        assert_eq!(missing_message(&[]), None);
+    }
+
+    #[test]
+    fn a_cross_build_needs_zig_zigbuild_and_the_target_but_a_host_build_nothing() {
+        let triple = BuildTarget::Triple("aarch64-unknown-linux-musl".into());
+        assert_eq!(
+            for_dist(&triple),
+            vec![
+                Tool::Zig,
+                Tool::CargoZigbuild,
+                Tool::RustTarget("aarch64-unknown-linux-musl".into())
+            ]
+        );
+        assert!(for_dist(&BuildTarget::Host).is_empty());
+    }
+
+    #[test]
+    fn smoke_needs_qemu_only_for_a_foreign_machine() {
+        let host = host_machine().unwrap();
+        assert!(for_smoke(host).is_empty());
+        let other = if host == Machine::Aarch64 {
+            Machine::X86_64
+        } else {
+            Machine::Aarch64
+        };
+        assert_eq!(for_smoke(other), vec![Tool::Qemu(other)]);
+    }
+
+    #[test]
+    fn ci_needs_the_build_tools_and_moto() {
+        let tools = for_ci(&BuildTarget::Triple("aarch64-unknown-linux-musl".into())).unwrap();
+        assert_eq!(tools.first(), Some(&Tool::Zig));
+        assert_eq!(tools.last(), Some(&Tool::MotoServer));
+    }
+
+    #[test]
+    fn setup_groups_installs_into_one_call_per_installer() {
+        let plan = install_plan(&[
+            Tool::Zig,
+            Tool::Qemu(Machine::Aarch64),
+            Tool::CargoZigbuild,
+            Tool::RustTarget("aarch64-unknown-linux-musl".into()),
+            Tool::MotoServer,
+        ]);
+        let kinds: Vec<&StepKind> = plan.iter().map(|s| &s.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                &StepKind::Apt(vec!["qemu-user-static"]),
+                &StepKind::Pip(vec!["ziglang", "cargo-zigbuild", "moto[server]"]),
+                &StepKind::Rustup("aarch64-unknown-linux-musl".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_missing_means_an_empty_plan() {
+        assert!(install_plan(&[]).is_empty());
+    }
+}
