@@ -1,0 +1,257 @@
+//! The user pool's signing keys, cached across warm invocations.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::DecodingKey;
+use serde::Deserialize;
+
+use crate::Error;
+
+/// The largest JWKS document accepted; Cognito's is under 2 KiB.
+pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+
+/// Lambda gives the authorizer a few seconds in all; a slow JWKS endpoint
+/// must fail the fetch, not the whole invocation.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+type KeyMap = HashMap<String, Arc<DecodingKey>>;
+
+/// A JWKS fetched lazily and reused.
+///
+/// A `kid` missing from the cache triggers a refetch, at most one per
+/// `refetch_interval` (counted from the previous fetch attempt, successful
+/// or not): Cognito rotates keys rarely, while forged kids are free to
+/// make up. A failed or unusable refetch keeps the keys already cached.
+pub struct JwksCache {
+    url: String,
+    client: reqwest::Client,
+    refetch_interval: Duration,
+    keys: RwLock<Arc<KeyMap>>,
+    /// When the last fetch started; held across the fetch so that
+    /// concurrent misses wait for one fetch instead of starting their own.
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("url", &self.url)
+            .field("refetch_interval", &self.refetch_interval)
+            .field("cached_kids", &self.cached_kids())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwksCache {
+    /// An empty cache for the JWKS at `url`.
+    pub fn new(url: impl Into<String>, refetch_interval: Duration) -> Result<Self, Error> {
+        let client = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|err| Error::HttpClient(err.to_string()))?;
+        Ok(Self {
+            url: url.into(),
+            client,
+            refetch_interval,
+            keys: RwLock::new(Arc::new(HashMap::new())),
+            last_fetch: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The URL the keys come from.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The kids currently cached, sorted.
+    pub fn cached_kids(&self) -> Vec<String> {
+        let mut kids: Vec<String> = self.snapshot().keys().cloned().collect();
+        kids.sort();
+        kids
+    }
+
+    /// Fetches the key set now (e.g. during init), replacing the cache on
+    /// success; returns how many usable keys it holds. Only a successful
+    /// fetch starts the rate-limit interval, so a failure at init does not
+    /// stop the first request from trying again.
+    pub async fn refresh(&self) -> Result<usize, Error> {
+        let mut last_fetch = self.last_fetch.lock().await;
+        let started = Instant::now();
+        let keys = self.fetch().await?;
+        *last_fetch = Some(started);
+        let count = keys.len();
+        self.replace(keys);
+        Ok(count)
+    }
+
+    /// The key for `kid`, refetching the set if it is unknown and the rate
+    /// limit allows.
+    pub async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, Error> {
+        if let Some(key) = self.lookup(kid) {
+            return Ok(key);
+        }
+        let mut last_fetch = self.last_fetch.lock().await;
+        // Another invocation may have refreshed the set while this one waited.
+        if let Some(key) = self.lookup(kid) {
+            return Ok(key);
+        }
+        let rate_limited = last_fetch.is_some_and(|at| at.elapsed() < self.refetch_interval);
+        if rate_limited {
+            return Err(self.missing(kid, "refetch rate limited"));
+        }
+        *last_fetch = Some(Instant::now());
+        match self.fetch().await {
+            Ok(keys) => {
+                tracing::info!(url = %self.url, keys = keys.len(), "JWKS fetched");
+                self.replace(keys);
+            }
+            Err(err) => {
+                if self.snapshot().is_empty() {
+                    tracing::error!(url = %self.url, error = %err, "JWKS fetch failed and no keys are cached: every token is denied");
+                    return Err(Error::NoKeys(err.to_string()));
+                }
+                tracing::warn!(url = %self.url, error = %err, "JWKS refetch failed; keeping the cached keys");
+            }
+        }
+        self.lookup(kid)
+            .ok_or_else(|| self.missing(kid, "not in the fetched set"))
+    }
+
+    fn missing(&self, kid: &str, why: &str) -> Error {
+        if self.snapshot().is_empty() {
+            Error::NoKeys(format!("no JWKS cached ({why})"))
+        } else {
+            Error::UnknownKid(kid.to_owned())
+        }
+    }
+
+    fn snapshot(&self) -> Arc<KeyMap> {
+        match self.keys.read() {
+            Ok(guard) => Arc::clone(&guard),
+            // A panic elsewhere cannot leave a half-written map: writers swap an Arc.
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn lookup(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.snapshot().get(kid).cloned()
+    }
+
+    fn replace(&self, keys: KeyMap) {
+        let keys = Arc::new(keys);
+        match self.keys.write() {
+            Ok(mut guard) => *guard = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+
+    async fn fetch(&self) -> Result<KeyMap, Error> {
+        let mut response = self
+            .client
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|err| Error::JwksFetch(err.without_url().to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(Error::JwksFetch(format!("HTTP status {status}")));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|err| Error::JwksFetch(err.without_url().to_string()))?
+        {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(Error::JwksInvalid(format!(
+                    "document is over {MAX_JWKS_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        parse_jwks(&body)
+    }
+}
+
+#[derive(Deserialize)]
+struct JwkSet {
+    keys: Vec<Jwk>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    kid: Option<String>,
+    alg: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+}
+
+/// The RS256 signing keys of a JWKS document, by kid. Keys of other types
+/// or uses are skipped rather than failing the set, so that a pool adding
+/// an EC key one day does not lock everyone out.
+pub(crate) fn parse_jwks(body: &[u8]) -> Result<KeyMap, Error> {
+    let set: JwkSet =
+        serde_json::from_slice(body).map_err(|err| Error::JwksInvalid(err.to_string()))?;
+    let mut keys = HashMap::new();
+    for jwk in set.keys {
+        let usable = jwk.kty == "RSA"
+            && jwk.alg.as_deref().is_none_or(|alg| alg == "RS256")
+            && jwk.use_.as_deref().is_none_or(|use_| use_ == "sig");
+        let (true, Some(kid), Some(n), Some(e)) = (usable, jwk.kid, jwk.n, jwk.e) else {
+            continue;
+        };
+        match DecodingKey::from_rsa_components(&n, &e) {
+            Ok(key) => {
+                keys.insert(kid, Arc::new(key));
+            }
+            Err(err) => tracing::warn!(kid = %kid, error = %err, "skipping unusable JWK"),
+        }
+    }
+    if keys.is_empty() {
+        return Err(Error::JwksInvalid("no usable RS256 signing key".to_owned()));
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_keeps_rs256_signing_keys_and_skips_the_rest() {
+        let body = br#"{"keys":[
+            {"kty":"RSA","kid":"a","alg":"RS256","use":"sig","n":"sXch","e":"AQAB"},
+            {"kty":"RSA","kid":"b","n":"sXch","e":"AQAB"},
+            {"kty":"RSA","kid":"enc","use":"enc","n":"sXch","e":"AQAB"},
+            {"kty":"RSA","kid":"ps","alg":"PS256","n":"sXch","e":"AQAB"},
+            {"kty":"EC","kid":"ec","crv":"P-256","x":"AA","y":"AA"},
+            {"kty":"RSA","n":"sXch","e":"AQAB"}
+        ]}"#;
+        let keys = parse_jwks(body).unwrap();
+        let mut kids: Vec<_> = keys.keys().cloned().collect();
+        kids.sort();
+        assert_eq!(kids, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn parse_rejects_a_set_without_usable_keys() {
+        let err = parse_jwks(br#"{"keys":[{"kty":"EC","kid":"ec"}]}"#).unwrap_err();
+        assert!(matches!(err, Error::JwksInvalid(_)), "{err}");
+    }
+
+    #[test]
+    fn parse_rejects_documents_that_are_not_a_key_set() {
+        assert!(matches!(parse_jwks(b"<html>"), Err(Error::JwksInvalid(_))));
+        assert!(matches!(
+            parse_jwks(br#"{"keys":{}}"#),
+            Err(Error::JwksInvalid(_))
+        ));
+    }
+}
