@@ -1,0 +1,282 @@
+//! The profile record and its DynamoDB item form.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+
+use crate::Error;
+
+/// Attribute names, shared with `terraform/schema/dynamodb.json` (key and
+/// index attributes) and with the sms function (which reads `phone` and
+/// `sms_opt_in`).
+pub mod attr {
+    /// Partition key of the users table: the Cognito `sub`.
+    pub const USER_ID: &str = "user_id";
+    /// Email address.
+    pub const EMAIL: &str = "email";
+    /// Display name.
+    pub const NAME: &str = "name";
+    /// E.164 phone; absent when none (a GSI key cannot be empty). Also the
+    /// partition key of the phone-claims table.
+    pub const PHONE: &str = "phone";
+    /// Whether the user wants AI replies by SMS.
+    pub const SMS_OPT_IN: &str = "sms_opt_in";
+    /// RFC 3339 creation time.
+    pub const CREATED_AT: &str = "created_at";
+    /// RFC 3339 time of the last change.
+    pub const UPDATED_AT: &str = "updated_at";
+    /// Optimistic-locking counter, 1 on creation.
+    pub const VERSION: &str = "version";
+}
+
+/// A user profile as stored and as returned to clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Profile {
+    /// Cognito `sub`.
+    pub user_id: String,
+    /// Email address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// E.164 phone number, `null` when none.
+    pub phone: Option<String>,
+    /// Opted in to SMS replies.
+    pub sms_opt_in: bool,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+    /// Incremented on every write; clients send it back as `If-Match`.
+    pub version: u64,
+}
+
+impl Profile {
+    /// The `ETag` of this version.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+
+    /// The DynamoDB item.
+    pub fn to_item(&self) -> HashMap<String, AttributeValue> {
+        let mut item = HashMap::from([
+            (
+                attr::USER_ID.to_owned(),
+                AttributeValue::S(self.user_id.clone()),
+            ),
+            (
+                attr::EMAIL.to_owned(),
+                AttributeValue::S(self.email.clone()),
+            ),
+            (attr::NAME.to_owned(), AttributeValue::S(self.name.clone())),
+            (
+                attr::SMS_OPT_IN.to_owned(),
+                AttributeValue::Bool(self.sms_opt_in),
+            ),
+            (
+                attr::CREATED_AT.to_owned(),
+                AttributeValue::S(self.created_at.clone()),
+            ),
+            (
+                attr::UPDATED_AT.to_owned(),
+                AttributeValue::S(self.updated_at.clone()),
+            ),
+            (
+                attr::VERSION.to_owned(),
+                AttributeValue::N(self.version.to_string()),
+            ),
+        ]);
+        if let Some(phone) = &self.phone {
+            item.insert(attr::PHONE.to_owned(), AttributeValue::S(phone.clone()));
+        }
+        item
+    }
+
+    /// Reads an item; a missing or mistyped attribute is an internal error
+    /// (something other than this function wrote the item).
+    pub fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Self, Error> {
+        let user_id = string(item, attr::USER_ID)?;
+        let corrupt = |name: &str| {
+            Error::Internal(format!(
+                "item {user_id:?}: attribute {name} is missing or mistyped"
+            ))
+        };
+        let text = |name: &str| string(item, name).map_err(|_| corrupt(name));
+        let phone = match item.get(attr::PHONE) {
+            None | Some(AttributeValue::Null(true)) => None,
+            Some(AttributeValue::S(phone)) => Some(phone.clone()),
+            Some(_) => return Err(corrupt(attr::PHONE)),
+        };
+        let sms_opt_in = match item.get(attr::SMS_OPT_IN) {
+            None => false,
+            Some(AttributeValue::Bool(flag)) => *flag,
+            Some(_) => return Err(corrupt(attr::SMS_OPT_IN)),
+        };
+        let version = match item.get(attr::VERSION) {
+            Some(AttributeValue::N(n)) => n.parse().map_err(|_| corrupt(attr::VERSION))?,
+            _ => return Err(corrupt(attr::VERSION)),
+        };
+        Ok(Self {
+            email: text(attr::EMAIL)?,
+            name: text(attr::NAME)?,
+            phone,
+            sms_opt_in,
+            created_at: text(attr::CREATED_AT)?,
+            updated_at: text(attr::UPDATED_AT)?,
+            version,
+            user_id,
+        })
+    }
+}
+
+fn string(item: &HashMap<String, AttributeValue>, name: &str) -> Result<String, Error> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(Error::Internal(format!(
+            "item attribute {name} is missing or not a string"
+        ))),
+    }
+}
+
+/// A validated profile to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProfile {
+    /// Cognito `sub` of the user.
+    pub user_id: String,
+    /// Email address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// E.164 phone number.
+    pub phone: Option<String>,
+    /// Opted in to SMS replies.
+    pub sms_opt_in: bool,
+}
+
+impl NewProfile {
+    /// Version 1 of the profile, created at `now`.
+    pub fn into_profile(self, now: &str) -> Profile {
+        Profile {
+            user_id: self.user_id,
+            email: self.email,
+            name: self.name,
+            phone: self.phone,
+            sms_opt_in: self.sms_opt_in,
+            created_at: now.to_owned(),
+            updated_at: now.to_owned(),
+            version: 1,
+        }
+    }
+}
+
+/// Validated changes to a profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// New email.
+    pub email: Option<String>,
+    /// New name.
+    pub name: Option<String>,
+    /// New phone; `Some(None)` removes it.
+    pub phone: Option<Option<String>>,
+    /// New opt-in flag.
+    pub sms_opt_in: Option<bool>,
+}
+
+impl Changes {
+    /// The next version of `current` with these changes, written at `now`.
+    pub fn apply(&self, current: &Profile, now: &str) -> Profile {
+        Profile {
+            user_id: current.user_id.clone(),
+            email: self.email.clone().unwrap_or_else(|| current.email.clone()),
+            name: self.name.clone().unwrap_or_else(|| current.name.clone()),
+            phone: self.phone.clone().unwrap_or_else(|| current.phone.clone()),
+            sms_opt_in: self.sms_opt_in.unwrap_or(current.sms_opt_in),
+            created_at: current.created_at.clone(),
+            updated_at: now.to_owned(),
+            version: current.version + 1,
+        }
+    }
+}
+
+/// Now, as RFC 3339 in UTC with whole seconds.
+pub fn now_rfc3339() -> Result<String, Error> {
+    use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
+    let now = DateTime::from(std::time::SystemTime::now());
+    DateTime::from_secs(now.secs())
+        .fmt(DateTimeFormat::DateTime)
+        .map_err(|err| Error::Internal(format!("formatting the current time: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Profile {
+        NewProfile {
+            user_id: "u-1".into(),
+            email: "ada@example.com".into(),
+            name: "Ada".into(),
+            phone: Some("+14155550123".into()),
+            sms_opt_in: true,
+        }
+        .into_profile("2026-11-28T04:00:00Z")
+    }
+
+    #[test]
+    fn item_round_trips_with_and_without_phone() {
+        let profile = sample();
+        assert_eq!(Profile::from_item(&profile.to_item()).unwrap(), profile);
+        let no_phone = Profile {
+            phone: None,
+            ..sample()
+        };
+        let item = no_phone.to_item();
+        assert!(
+            !item.contains_key(attr::PHONE),
+            "GSI keys must be absent, not empty"
+        );
+        assert_eq!(Profile::from_item(&item).unwrap(), no_phone);
+    }
+
+    #[test]
+    fn corrupt_items_are_internal_errors() {
+        let mut item = sample().to_item();
+        item.insert(attr::VERSION.into(), AttributeValue::S("1".into()));
+        assert_eq!(
+            Profile::from_item(&item).unwrap_err().code(),
+            "internal_error"
+        );
+        let mut item = sample().to_item();
+        item.remove(attr::EMAIL);
+        assert_eq!(
+            Profile::from_item(&item).unwrap_err().code(),
+            "internal_error"
+        );
+    }
+
+    #[test]
+    fn changes_bump_the_version_and_keep_untouched_fields() {
+        let current = sample();
+        let next = Changes {
+            name: Some("Ada L.".into()),
+            phone: Some(None),
+            ..Changes::default()
+        }
+        .apply(&current, "2026-11-28T05:00:00Z");
+        assert_eq!(next.name, "Ada L.");
+        assert_eq!(next.phone, None);
+        assert_eq!(next.email, current.email);
+        assert!(next.sms_opt_in);
+        assert_eq!(next.version, 2);
+        assert_eq!(next.created_at, current.created_at);
+        assert_eq!(next.updated_at, "2026-11-28T05:00:00Z");
+        assert_eq!(next.etag(), "\"2\"");
+    }
+
+    #[test]
+    fn now_is_rfc3339_utc_with_whole_seconds() {
+        let now = now_rfc3339().unwrap();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
+    }
+}

@@ -1,0 +1,356 @@
+//! Profiles in DynamoDB, with phone uniqueness enforced by claim items.
+//!
+//! Every write that touches a phone is one `TransactWriteItems`: the
+//! profile put/delete (conditioned on the version read) together with the
+//! claim put (`attribute_not_exists`, so a number has at most one owner)
+//! and the release of the previous claim. Either all of it happens or none.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+
+use crate::Error;
+use crate::profile::{Profile, attr};
+
+/// Attribute of a claim item naming its owner.
+const CLAIM_OWNER: &str = "user_id";
+
+/// Claims may be written only when free or already ours; releases likewise
+/// only touch our own claim (a missing claim is not an error: there is
+/// nothing to release).
+const CLAIM_IS_FREE_OR_OURS: &str = "attribute_not_exists(#phone) OR #owner = :uid";
+
+/// The user store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    users_table: String,
+    claims_table: String,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The profiles of this page.
+    pub profiles: Vec<Profile>,
+    /// The user id to resume after, when there may be more.
+    pub resume_after: Option<String>,
+}
+
+impl Store {
+    /// A store over `client` and the two tables.
+    pub fn new(client: Client, users_table: String, claims_table: String) -> Self {
+        Self {
+            client,
+            users_table,
+            claims_table,
+        }
+    }
+
+    /// The profile of `user_id`, read strongly consistent so that a client
+    /// sees its own writes.
+    pub async fn get(&self, user_id: &str) -> Result<Option<Profile>, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.users_table)
+            .key(attr::USER_ID, AttributeValue::S(user_id.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| sdk_error("GetItem", err))?;
+        output.item.as_ref().map(Profile::from_item).transpose()
+    }
+
+    /// Creates `profile` (version 1) and its phone claim.
+    pub async fn create(&self, profile: &Profile) -> Result<(), Error> {
+        let mut items = vec![self.put_profile(profile, "attribute_not_exists(#uid)", None)?];
+        if let Some(phone) = &profile.phone {
+            items.push(self.claim(phone, &profile.user_id)?);
+        }
+        match self.transact(items).await {
+            Err(Cancelled(reasons)) => Err(match first_failed(&reasons) {
+                Some(0) => Error::UserExists(profile.user_id.clone()),
+                Some(_) => Error::PhoneTaken,
+                None => from_reasons(&reasons),
+            }),
+            Err(Other(err)) => Err(err),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// Replaces `current` by `next`, if `current.version` is still stored;
+    /// claims `next`'s phone and releases `current`'s when they differ.
+    /// A version mismatch (or a profile deleted meanwhile) is
+    /// [`Error::VersionMismatch`].
+    pub async fn replace(&self, current: &Profile, next: &Profile) -> Result<(), Error> {
+        let mut items =
+            vec![self.put_profile(next, "#version = :expected", Some(current.version))?];
+        if next.phone != current.phone {
+            if let Some(phone) = &next.phone {
+                items.push(self.claim(phone, &next.user_id)?);
+            }
+            if let Some(phone) = &current.phone {
+                items.push(self.release(phone, &current.user_id)?);
+            }
+        }
+        let claims_new_phone = next.phone.is_some() && next.phone != current.phone;
+        match self.transact(items).await {
+            Err(Cancelled(reasons)) => Err(match first_failed(&reasons) {
+                Some(0) => Error::VersionMismatch(current.version),
+                Some(1) if claims_new_phone => Error::PhoneTaken,
+                // Our old claim held by someone else: a concurrent writer.
+                Some(_) => Error::WriteConflict,
+                None => from_reasons(&reasons),
+            }),
+            Err(Other(err)) => Err(err),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// Deletes `current` if its version is still stored, and releases its
+    /// phone claim.
+    pub async fn delete(&self, current: &Profile) -> Result<(), Error> {
+        let delete = Delete::builder()
+            .table_name(&self.users_table)
+            .key(attr::USER_ID, AttributeValue::S(current.user_id.clone()))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", attr::VERSION)
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(current.version.to_string()),
+            )
+            .build()
+            .map_err(build_error)?;
+        let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+        if let Some(phone) = &current.phone {
+            items.push(self.release(phone, &current.user_id)?);
+        }
+        match self.transact(items).await {
+            Err(Cancelled(reasons)) => Err(match first_failed(&reasons) {
+                Some(0) => Error::VersionMismatch(current.version),
+                Some(_) => Error::WriteConflict,
+                None => from_reasons(&reasons),
+            }),
+            Err(Other(err)) => Err(err),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// Up to `limit` profiles after `resume_after` (exclusive), in table
+    /// order.
+    pub async fn list(&self, limit: i32, resume_after: Option<&str>) -> Result<Page, Error> {
+        // One extra item tells whether another page exists, so the last
+        // page does not hand out a cursor to an empty page.
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.users_table)
+            .limit(limit.saturating_add(1))
+            .set_exclusive_start_key(resume_after.map(|id| {
+                HashMap::from([(attr::USER_ID.to_owned(), AttributeValue::S(id.to_owned()))])
+            }))
+            .send()
+            .await
+            .map_err(|err| sdk_error("Scan", err))?;
+        let mut profiles = output
+            .items()
+            .iter()
+            .map(Profile::from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let resume_after = if profiles.len() > limit {
+            profiles.truncate(limit);
+            profiles.last().map(|p| p.user_id.clone())
+        } else {
+            // Fewer items than asked but a LastEvaluatedKey: DynamoDB
+            // stopped at its 1 MB page size.
+            match output
+                .last_evaluated_key()
+                .and_then(|key| key.get(attr::USER_ID))
+            {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            }
+        };
+        Ok(Page {
+            profiles,
+            resume_after,
+        })
+    }
+
+    fn put_profile(
+        &self,
+        profile: &Profile,
+        condition: &str,
+        expected_version: Option<u64>,
+    ) -> Result<TransactWriteItem, Error> {
+        let mut put = Put::builder()
+            .table_name(&self.users_table)
+            .set_item(Some(profile.to_item()))
+            .condition_expression(condition);
+        put = match expected_version {
+            Some(version) => put
+                .expression_attribute_names("#version", attr::VERSION)
+                .expression_attribute_values(":expected", AttributeValue::N(version.to_string())),
+            None => put.expression_attribute_names("#uid", attr::USER_ID),
+        };
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(build_error)?)
+            .build())
+    }
+
+    fn claim(&self, phone: &str, user_id: &str) -> Result<TransactWriteItem, Error> {
+        let put = Put::builder()
+            .table_name(&self.claims_table)
+            .item(attr::PHONE, AttributeValue::S(phone.to_owned()))
+            .item(CLAIM_OWNER, AttributeValue::S(user_id.to_owned()))
+            .condition_expression(CLAIM_IS_FREE_OR_OURS)
+            .expression_attribute_names("#phone", attr::PHONE)
+            .expression_attribute_names("#owner", CLAIM_OWNER)
+            .expression_attribute_values(":uid", AttributeValue::S(user_id.to_owned()))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn release(&self, phone: &str, user_id: &str) -> Result<TransactWriteItem, Error> {
+        let delete = Delete::builder()
+            .table_name(&self.claims_table)
+            .key(attr::PHONE, AttributeValue::S(phone.to_owned()))
+            .condition_expression(CLAIM_IS_FREE_OR_OURS)
+            .expression_attribute_names("#phone", attr::PHONE)
+            .expression_attribute_names("#owner", CLAIM_OWNER)
+            .expression_attribute_values(":uid", AttributeValue::S(user_id.to_owned()))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service)) => match service.into_err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => Err(Cancelled(
+                    cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|reason| reason.code().unwrap_or("None").to_owned())
+                        .collect(),
+                )),
+                other => Err(Other(service_error("TransactWriteItems", &other))),
+            },
+            Err(err) => Err(Other(sdk_error("TransactWriteItems", err))),
+        }
+    }
+}
+
+enum TransactError {
+    /// The per-item reason codes, in the order of the items.
+    Cancelled(Vec<String>),
+    Other(Error),
+}
+use TransactError::{Cancelled, Other};
+
+/// The index of the first item whose condition failed.
+fn first_failed(reasons: &[String]) -> Option<usize> {
+    reasons
+        .iter()
+        .position(|code| code == "ConditionalCheckFailed")
+}
+
+/// A cancellation without a failed condition: contention or throttling.
+fn from_reasons(reasons: &[String]) -> Error {
+    if reasons.iter().any(|code| code == "TransactionConflict") {
+        Error::WriteConflict
+    } else if reasons.iter().any(|code| is_throttling(code)) {
+        Error::Unavailable(format!("transaction cancelled: {reasons:?}"))
+    } else {
+        Error::Internal(format!("transaction cancelled: {reasons:?}"))
+    }
+}
+
+fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "ThrottlingError"
+            | "ThrottlingException"
+            | "ProvisionedThroughputExceeded"
+            | "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+            | "InternalServerError"
+            | "ServiceUnavailable"
+    )
+}
+
+/// Throttling, 5xx and transport failures (the SDK has retried them
+/// already) are "unavailable"; anything else is a bug or misconfiguration.
+fn sdk_error<E, R>(operation: &str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Error::Unavailable(format!("{operation}: {}", error_chain(&err)))
+        }
+        SdkError::ServiceError(service) => service_error(operation, service.err()),
+        _ => Error::Internal(format!("{operation}: {}", error_chain(&err))),
+    }
+}
+
+fn service_error(operation: &str, err: &(impl ProvideErrorMetadata + std::error::Error)) -> Error {
+    let code = err.code().unwrap_or("unknown");
+    let detail = format!("{operation}: {code}: {}", err.message().unwrap_or_default());
+    if is_throttling(code) {
+        Error::Unavailable(detail)
+    } else {
+        Error::Internal(detail)
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> Error {
+    Error::Internal(format!("building a DynamoDB request: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_failed_condition_identifies_the_item() {
+        let reasons = ["None", "ConditionalCheckFailed", "None"].map(str::to_owned);
+        assert_eq!(first_failed(&reasons), Some(1));
+        assert_eq!(first_failed(&["None".to_owned()]), None);
+    }
+
+    #[test]
+    fn cancellations_without_a_failed_condition_map_to_conflict_or_unavailable() {
+        let conflict = ["None", "TransactionConflict"].map(str::to_owned);
+        assert_eq!(from_reasons(&conflict).code(), "write_conflict");
+        let throttled = ["ThrottlingError", "None"].map(str::to_owned);
+        assert_eq!(from_reasons(&throttled).code(), "service_unavailable");
+        let odd = ["ValidationError"].map(str::to_owned);
+        assert_eq!(from_reasons(&odd).code(), "internal_error");
+    }
+}
