@@ -99,6 +99,10 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// moto could not be started for a smoke spec's `moto` key, or its tables
+    /// could not be created.
+    #[error("moto: {0}")]
+    Moto(#[from] moto_harness::HarnessError),
     /// An emulator API was used in a way it does not support.
     #[error("{0}")]
     Usage(String),

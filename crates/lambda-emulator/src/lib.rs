@@ -52,7 +52,7 @@ pub use server::{
     RegisteredExtension, ReportedError, TelemetryDelivery, TelemetrySubscription,
 };
 pub use smoke::{
-    CaseCheck, CaseReport, SmokeCase, SmokeKind, SmokeOptions, SmokeProgress, SmokeReport,
-    SmokeSpec, run_smoke, unpack_zip,
+    CaseCheck, CaseReport, MotoSpec, SmokeCase, SmokeKind, SmokeMoto, SmokeOptions, SmokeProgress,
+    SmokeReport, SmokeSpec, run_smoke, unpack_zip,
 };
 pub use static_files::StaticFiles;

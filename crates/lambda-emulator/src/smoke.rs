@@ -20,6 +20,8 @@ use crate::static_files::StaticFiles;
 
 /// Placeholder in smoke.json `env` values for the static file server's base URL.
 pub const STATIC_URL_PLACEHOLDER: &str = "{{static_url}}";
+/// Placeholder in smoke.json `env` values for the moto server's base URL.
+pub const MOTO_URL_PLACEHOLDER: &str = "{{moto_url}}";
 /// Placeholder in extension `telemetry` strings for the case's request id.
 pub const REQUEST_ID_PLACEHOLDER: &str = "{{request_id}}";
 
@@ -79,8 +81,25 @@ pub struct SmokeSpec {
     /// URL path to the file's absolute path (resolved against the smoke.json's
     /// directory).
     pub files: BTreeMap<String, PathBuf>,
+    /// The moto server to start, when the spec has a `moto` key.
+    pub moto: Option<MotoSpec>,
     /// The cases, in order.
     pub cases: Vec<SmokeCase>,
+}
+
+/// The `moto` key: a moto server started for the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MotoSpec {
+    /// Schema file (terraform/schema/README.md) whose every table is created,
+    /// named by its logical name; resolved against the smoke.json's directory.
+    pub dynamodb_schema: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMoto {
+    #[serde(default)]
+    dynamodb_schema: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +111,8 @@ struct RawSpec {
     env: BTreeMap<String, String>,
     #[serde(default)]
     files: BTreeMap<String, String>,
+    #[serde(default)]
+    moto: Option<RawMoto>,
     cases: Vec<RawCase>,
 }
 
@@ -123,6 +144,17 @@ impl SmokeSpec {
                 message: format!("files.{url}: {} is not a file", file.display()),
             });
         }
+        if let Some(schema) = spec
+            .moto
+            .as_ref()
+            .and_then(|m| m.dynamodb_schema.as_ref())
+            .filter(|schema| !schema.is_file())
+        {
+            return Err(Error::Spec {
+                path: path.to_owned(),
+                message: format!("moto.dynamodb_schema: {} is not a file", schema.display()),
+            });
+        }
         Ok(spec)
     }
 
@@ -148,6 +180,19 @@ impl SmokeSpec {
             }
             files.insert(url, base.join(file));
         }
+        let moto = raw.moto.map(|m| MotoSpec {
+            dynamodb_schema: m.dynamodb_schema.map(|schema| base.join(schema)),
+        });
+        if moto.is_none()
+            && let Some((key, _)) = raw
+                .env
+                .iter()
+                .find(|(_, value)| value.contains(MOTO_URL_PLACEHOLDER))
+        {
+            return Err(format!(
+                "env.{key} uses {MOTO_URL_PLACEHOLDER} but the spec has no `moto` key"
+            ));
+        }
         let mut cases = Vec::new();
         for (index, case) in raw.cases.into_iter().enumerate() {
             let check = case_check(kind, &case)
@@ -161,6 +206,7 @@ impl SmokeSpec {
             kind,
             env: raw.env,
             files,
+            moto,
             cases,
         })
     }
@@ -335,6 +381,10 @@ pub async fn run_smoke(
     };
 
     let static_files = start_static_files(&spec).await?;
+    let moto = match &spec.moto {
+        Some(moto) => Some(SmokeMoto::start(moto).await?),
+        None => None,
+    };
     let emulator = Emulator::start(EmulatorConfig {
         function_name: artifact.clone(),
         memory_mb: options.memory_mb,
@@ -351,11 +401,17 @@ pub async fn run_smoke(
         .as_ref()
         .map(StaticFiles::url)
         .unwrap_or_default();
+    let moto_url = moto
+        .as_ref()
+        .map(SmokeMoto::endpoint_url)
+        .unwrap_or_default();
     for (key, value) in &spec.env {
         env.retain(|(k, _)| k != key);
         env.push((
             key.clone(),
-            value.replace(STATIC_URL_PLACEHOLDER, &static_url),
+            value
+                .replace(STATIC_URL_PLACEHOLDER, &static_url)
+                .replace(MOTO_URL_PLACEHOLDER, &moto_url),
         ));
     }
     let mut process = LambdaProcess::spawn(&ProcessSpec {
@@ -383,6 +439,49 @@ pub async fn run_smoke(
         cases,
         log: process.log(),
     })
+}
+
+/// A moto server started for a smoke run, with the spec's tables; stopped on
+/// drop.
+#[derive(Debug)]
+pub struct SmokeMoto {
+    server: moto_harness::MotoServer,
+    tables: Vec<String>,
+}
+
+impl SmokeMoto {
+    /// Starts `moto_server` (failing with the install command when it is
+    /// missing) and creates every table of `spec.dynamodb_schema` under its
+    /// logical name.
+    pub async fn start(spec: &MotoSpec) -> Result<Self, Error> {
+        let schema = match &spec.dynamodb_schema {
+            Some(path) => Some(
+                fs::read_to_string(path)
+                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?,
+            ),
+            None => None,
+        };
+        // Waiting for moto to answer blocks for seconds.
+        let server = tokio::task::spawn_blocking(moto_harness::MotoServer::start)
+            .await
+            .map_err(|e| Error::Usage(format!("starting moto: {e}")))??;
+        let mut tables = Vec::new();
+        if let Some(schema) = schema {
+            let client = moto_harness::aws_sdk_dynamodb::Client::new(&server.sdk_config().await);
+            tables = moto_harness::create_tables_from_schema(&client, &schema, "").await?;
+        }
+        Ok(Self { server, tables })
+    }
+
+    /// The value of `{{moto_url}}`.
+    pub fn endpoint_url(&self) -> String {
+        self.server.endpoint_url()
+    }
+
+    /// The DynamoDB tables created, in name order.
+    pub fn tables(&self) -> &[String] {
+        &self.tables
+    }
 }
 
 fn function_program(zip: &Path, root: &Path) -> Result<PathBuf, Error> {

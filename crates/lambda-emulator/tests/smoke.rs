@@ -336,3 +336,113 @@ fn the_cli_exits_1_with_the_function_log_on_failure_and_2_on_bad_usage() {
     assert_eq!(usage.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&usage.stderr).contains("--zip needs a value"));
 }
+
+/// A smoke spec whose `moto` key names the repository's DynamoDB schema.
+fn moto_smoke(
+    dir: &std::path::Path,
+    env: serde_json::Value,
+    cases: serde_json::Value,
+) -> std::path::PathBuf {
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../terraform/schema/dynamodb.json");
+    std::fs::copy(&schema, dir.join("schema.json")).unwrap();
+    common::smoke_json(
+        dir,
+        &json!({ "moto": { "dynamodb_schema": "schema.json" }, "env": env, "cases": cases }),
+    )
+}
+
+#[tokio::test]
+async fn a_moto_spec_gives_the_function_an_endpoint_with_every_schema_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let list_tables = json!({
+        "post_env": "AWS_ENDPOINT_URL",
+        "post_headers": {
+            "content-type": "application/x-amz-json-1.0",
+            "x-amz-target": "DynamoDB_20120810.ListTables",
+            // moto routes by the service in the signature's credential scope.
+            "authorization": "AWS4-HMAC-SHA256 Credential=AKIATEST/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"
+        },
+        "post_body": {}
+    });
+    let cases = moto_smoke(
+        dir.path(),
+        json!({ "AWS_ENDPOINT_URL": "{{moto_url}}", "NOT_MOTO": "plain" }),
+        json!([
+            { "name": "ListTables at the moto endpoint names every schema table", "event": list_tables,
+              "expect": { "posted": { "TableNames": ["idempotency", "phone_claims", "sms_history", "users"] } } },
+            { "name": "other values are untouched", "event": {"env": ["NOT_MOTO"]},
+              "expect": { "env": {"NOT_MOTO": "plain"} } }
+        ]),
+    );
+    let report = run_smoke(&options(&zip, &cases), |_| {}).await.unwrap();
+    assert_eq!(report.cases.len(), 2);
+}
+
+#[tokio::test]
+async fn a_started_smoke_moto_has_the_schema_tables_with_their_keys() {
+    use lambda_emulator::{MotoSpec, SmokeMoto};
+    use moto_harness::aws_sdk_dynamodb;
+
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../terraform/schema/dynamodb.json");
+    let moto = SmokeMoto::start(&MotoSpec {
+        dynamodb_schema: Some(schema),
+    })
+    .await
+    .unwrap();
+    assert!(moto.endpoint_url().starts_with("http://127.0.0.1:"));
+    assert_eq!(
+        moto.tables(),
+        ["idempotency", "phone_claims", "sms_history", "users"]
+    );
+    let config = aws_config_for(&moto.endpoint_url()).await;
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let users = client
+        .describe_table()
+        .table_name("users")
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    assert_eq!(users.key_schema.unwrap()[0].attribute_name, "user_id");
+}
+
+async fn aws_config_for(endpoint: &str) -> moto_harness::aws_sdk_dynamodb::Config {
+    use moto_harness::aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    moto_harness::aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(moto_harness::REGION))
+        .credentials_provider(Credentials::new("AKIATEST", "secret", None, None, "test"))
+        .endpoint_url(endpoint)
+        .build()
+}
+
+#[tokio::test]
+async fn moto_url_without_a_moto_key_is_a_spec_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({ "env": { "AWS_ENDPOINT_URL": "{{moto_url}}" },
+                 "cases": [ { "name": "x", "event": {}, "expect": {} } ] }),
+    );
+    let err = run_smoke(&options(&zip, &cases), |_| {}).await.unwrap_err();
+    assert!(matches!(err, Error::Spec { .. }), "{err}");
+    assert!(err.to_string().contains("no `moto` key"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_moto_schema_file_is_a_spec_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({ "moto": { "dynamodb_schema": "nope.json" },
+                 "cases": [ { "name": "x", "event": {}, "expect": {} } ] }),
+    );
+    let err = run_smoke(&options(&zip, &cases), |_| {}).await.unwrap_err();
+    assert!(err.to_string().contains("moto.dynamodb_schema"), "{err}");
+}

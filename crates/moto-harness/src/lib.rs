@@ -10,6 +10,18 @@
 //! // aws_sdk_dynamodb::Client::new(&config) ...
 //! # Ok(()) }
 //! ```
+//!
+//! [`create_tables_from_schema`] creates the tables of
+//! `terraform/schema/dynamodb.json` in it; the SDK is re-exported as
+//! [`aws_sdk_dynamodb`] so users need no version of their own.
+
+mod schema;
+
+pub use aws_sdk_dynamodb;
+pub use schema::{
+    IndexSchema, Schema, TableSchema, create_table, create_table_from_schema,
+    create_tables_from_schema,
+};
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -74,6 +86,20 @@ pub enum HarnessError {
         timeout: Duration,
         /// What it printed.
         output: String,
+    },
+    /// A DynamoDB schema file is malformed or lacks a table.
+    #[error("DynamoDB schema: {message}")]
+    Schema {
+        /// What is wrong.
+        message: String,
+    },
+    /// moto refused to create a table.
+    #[error("creating table `{table}` failed: {message}")]
+    CreateTable {
+        /// The table name.
+        table: String,
+        /// The SDK's error with its causes.
+        message: String,
     },
 }
 

@@ -56,11 +56,16 @@ async fn smoke_cases_pass_against_moto_with_the_schema_tables() {
         "the SDK must be pointed at moto"
     );
 
+    assert_eq!(
+        smoke["moto"]["dynamodb_schema"], "../../terraform/schema/dynamodb.json",
+        "the smoke runner must create the schema's tables"
+    );
+
     let client = moto.client().await;
-    let schema = common::schema();
-    for logical in schema["tables"].as_object().unwrap().keys() {
-        common::create_table(&client, logical, logical).await;
-    }
+    // The same call the smoke runner makes for the `moto` key.
+    moto_harness::create_tables_from_schema(&client, common::SCHEMA, "")
+        .await
+        .unwrap();
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let config = Config::from_env(pairs.as_slice()).unwrap();
     let deps = Deps::new(config, client);

@@ -12,9 +12,12 @@
 //! - `"sleep_ms": N`: wait before answering;
 //! - `"env": ["NAME", ...]`: include those variables in the answer;
 //! - `"fetch": "<url>"`: GET the URL and include the body;
-//! - `"fetch_env": "NAME"`: the same with the URL taken from variable `NAME`.
+//! - `"fetch_env": "NAME"`: the same with the URL taken from variable `NAME`;
+//! - `"post_env": "NAME"`, `"post_headers": {...}`, `"post_body": <json>`:
+//!   POST the body as JSON to the URL in variable `NAME` (e.g. a DynamoDB
+//!   call to moto) and include the JSON answer.
 //!
-//! The answer is `{"event": <event>, "env": {...}, "fetched": "..."}`.
+//! The answer is `{"event": <event>, "env": {...}, "fetched": "...", "posted": <json>}`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -95,11 +98,47 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         }
         None => Value::Null,
     };
+    let posted = match payload
+        .get("post_env")
+        .and_then(Value::as_str)
+        .and_then(|name| std::env::var(name).ok())
+    {
+        Some(url) => post(&url, &payload).await?,
+        None => Value::Null,
+    };
     Ok(json!({
         "event": payload,
         "env": env,
         "fetched": fetched,
+        "posted": posted,
         "request_id": event.context.request_id,
         "invoked_function_arn": event.context.invoked_function_arn,
     }))
+}
+
+async fn post(url: &str, payload: &Value) -> Result<Value, Diagnostic> {
+    let failed = |message: String| Diagnostic {
+        error_type: "EchoPostError".into(),
+        error_message: message,
+    };
+    let headers: Vec<(&str, &str)> = payload
+        .get("post_headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?)))
+        .collect();
+    let body = payload.get("post_body").cloned().unwrap_or(Value::Null);
+    // `send`, not `post_json`: AWS JSON protocols want their own content type.
+    let response = lambda_emulator::http_client::send(
+        http::Method::POST,
+        url,
+        &headers,
+        body.to_string().into_bytes(),
+        Duration::from_secs(2),
+    )
+    .await
+    .map_err(|e| failed(e.to_string()))?;
+    serde_json::from_slice(&response.body)
+        .map_err(|e| failed(format!("{e}: {}", String::from_utf8_lossy(&response.body))))
 }

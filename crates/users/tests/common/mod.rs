@@ -7,10 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
 use moto_harness::MotoServer;
 use serde_json::{Map, Value, json};
 use users::{Config, Deps};
@@ -97,56 +93,9 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// Creates table `name` as the schema defines `logical`.
 pub async fn create_table(client: &Client, logical: &str, name: &str) {
-    let table = schema_table(logical);
-    assert!(
-        table.is_object(),
-        "no table {logical:?} in terraform/schema/dynamodb.json"
-    );
-    let key = |attribute: &Value, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(attribute.as_str().unwrap())
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    let keys = |hash: &Value, range: &Value| {
-        let mut schema = vec![key(hash, KeyType::Hash)];
-        if !range.is_null() {
-            schema.push(key(range, KeyType::Range));
-        }
-        schema
-    };
-    let mut request = client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_key_schema(Some(keys(&table["hash_key"], &table["range_key"])));
-    for (attribute, kind) in table["attributes"].as_object().unwrap() {
-        request = request.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attribute)
-                .attribute_type(ScalarAttributeType::from(kind.as_str().unwrap()))
-                .build()
-                .unwrap(),
-        );
-    }
-    for index in table["global_secondary_indexes"].as_array().unwrap() {
-        request = request.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(index["name"].as_str().unwrap())
-                .set_key_schema(Some(keys(&index["hash_key"], &index["range_key"])))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(
-                            index["projection_type"].as_str().unwrap(),
-                        ))
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        );
-    }
-    request.send().await.unwrap();
+    moto_harness::create_table_from_schema(client, SCHEMA, logical, name)
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
 }
 
 /// The users function over fresh tables in moto.
