@@ -59,27 +59,28 @@ let
       lambda-pack check --artifacts artifacts --machine ${artifacts.machine}
     '';
 
-  # crates/<crate>/smoke.json and the files it serves, relative to the crate.
+  # crates/<crate>/smoke.json, the files it serves, and the DynamoDB schema a
+  # smoke run with a `moto` section creates its tables from; the paths in
+  # smoke.json are relative to the crate, so the source keeps the repo layout.
   smokeSrc =
     a:
-    let
-      dir = root + "/${a.dir}";
-    in
     lib.fileset.toSource {
-      root = dir;
+      inherit root;
       fileset = lib.fileset.unions [
-        (dir + "/smoke.json")
-        (lib.fileset.maybeMissing (dir + "/smoke"))
+        (root + "/${a.dir}/smoke.json")
+        (lib.fileset.maybeMissing (root + "/${a.dir}/smoke"))
+        (lib.fileset.maybeMissing (root + "/terraform/schema"))
       ];
     };
 
   # The `bootstrap` (or extension) from the zip, started against the
   # Runtime API emulator with the canned events `cargo xtask smoke` sends;
-  # under qemu-user when the build machine is not aarch64.
+  # under qemu-user when the build machine is not aarch64. moto is on the
+  # PATH for smoke cases that need DynamoDB (the runner starts it).
   boot =
     a:
-    logged "${a.name}-boot" [ tools.lambda-emulator ] (
-      "lambda-emulator smoke --zip ${artifacts.zips.${a.name}}/${a.name}.zip --cases ${smokeSrc a}/smoke.json"
+    logged "${a.name}-boot" [ tools.lambda-emulator moto ] (
+      "lambda-emulator smoke --zip ${artifacts.zips.${a.name}}/${a.name}.zip --cases ${smokeSrc a}/${a.dir}/smoke.json"
       + lib.optionalString (runner != null) " --runner ${runner}"
     );
 
