@@ -349,27 +349,15 @@ mod tests {
     use crate::elf::FakeElf;
     use crate::spec::ArtifactSet;
 
-    const ROOT: &str = r#"
-[workspace]
-members = ["crates/*"]
-[workspace.metadata.lambda]
-target = "aarch64-unknown-linux-musl"
-architecture = "arm64"
-runtime = "provided.al2023"
-handler = "bootstrap"
-[workspace.metadata.lambda.limits]
-max_zip_bytes = 52428800
-max_unzipped_bytes = 262144000
-max_layers = 5
-[workspace.metadata.lambda.external_layers]
-vendor = { unzipped_bytes = 1000 }
-"#;
+    fn root_toml() -> String {
+        crate::spec::sample_workspace_toml("vendor = { unzipped_bytes = 1000 }")
+    }
 
     fn set() -> ArtifactSet {
         let budget = "budget = { zip_bytes = 100000, unzipped_bytes = 100000 }";
         ArtifactSet::parse(
             Path::new("/ws"),
-            ROOT,
+            &root_toml(),
             &[
                 (
                     "crates/cors".into(),

@@ -706,11 +706,12 @@ fn parse_artifact(file: &Path, dir: &Path, table: &Table) -> Result<Option<Artif
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ROOT: &str = r#"
+/// A workspace root `Cargo.toml` declaring the usual settings and AWS limits,
+/// with `external_layers` as the body of its external-layers table: the one
+/// fixture the tests of this crate and of xtask build workspaces from.
+pub fn sample_workspace_toml(external_layers: &str) -> String {
+    format!(
+        r#"
 [workspace]
 members = ["crates/*"]
 
@@ -726,8 +727,18 @@ max_unzipped_bytes = 262144000
 max_layers = 5
 
 [workspace.metadata.lambda.external_layers]
-vendor-observability = { unzipped_bytes = 83886080 }
-"#;
+{external_layers}
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root_toml() -> String {
+        sample_workspace_toml("vendor-observability = { unzipped_bytes = 83886080 }")
+    }
 
     fn krate(name: &str, lambda: &str) -> (PathBuf, String) {
         (
@@ -752,7 +763,7 @@ vendor-observability = { unzipped_bytes = 83886080 }
     }
 
     fn parse(crates: &[(PathBuf, String)]) -> Result<ArtifactSet, Error> {
-        ArtifactSet::parse(Path::new("/ws"), ROOT, crates)
+        ArtifactSet::parse(Path::new("/ws"), &root_toml(), crates)
     }
 
     fn spec_error(crates: &[(PathBuf, String)]) -> (String, String, String) {
@@ -925,7 +936,7 @@ vendor-observability = { unzipped_bytes = 83886080 }
 
     #[test]
     fn rejects_more_layers_than_aws_allows() {
-        let root = ROOT.replace("max_layers = 5", "max_layers = 1");
+        let root = root_toml().replace("max_layers = 5", "max_layers = 1");
         let err = ArtifactSet::parse(
             Path::new("/ws"),
             &root,
@@ -950,14 +961,14 @@ vendor-observability = { unzipped_bytes = 83886080 }
             err.to_string(),
             "/ws/Cargo.toml: workspace.metadata.lambda: missing table"
         );
-        let root = ROOT.replace("\"arm64\"", "\"arm\"");
+        let root = root_toml().replace("\"arm64\"", "\"arm\"");
         let err = ArtifactSet::parse(Path::new("/ws"), &root, &[]).unwrap_err();
         assert!(
             err.to_string()
                 .contains("workspace.metadata.lambda.architecture"),
             "{err}"
         );
-        let root = ROOT.replace("max_layers = 5", "");
+        let root = root_toml().replace("max_layers = 5", "");
         let err = ArtifactSet::parse(Path::new("/ws"), &root, &[]).unwrap_err();
         assert!(
             err.to_string()
@@ -982,7 +993,7 @@ vendor-observability = { unzipped_bytes = 83886080 }
         let root = dir.path();
         std::fs::write(
             root.join("Cargo.toml"),
-            ROOT.replace("[\"crates/*\"]", "[\"crates/*\", \"tools/x\"]"),
+            root_toml().replace("[\"crates/*\"]", "[\"crates/*\", \"tools/x\"]"),
         )
         .unwrap();
         for (path, text) in [
@@ -1006,7 +1017,7 @@ vendor-observability = { unzipped_bytes = 83886080 }
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("Cargo.toml"),
-            ROOT.replace("crates/*", "crates/**"),
+            root_toml().replace("crates/*", "crates/**"),
         )
         .unwrap();
         let err = ArtifactSet::load(dir.path()).unwrap_err();

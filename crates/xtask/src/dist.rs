@@ -270,21 +270,9 @@ pub fn check(dist: &Path, machine: Machine, strictness: Strictness) -> anyhow::R
 mod tests {
     use super::*;
 
-    const ROOT: &str = r#"
-[workspace]
-members = ["crates/*"]
-
-[workspace.metadata.lambda]
-target = "aarch64-unknown-linux-musl"
-architecture = "arm64"
-runtime = "provided.al2023"
-handler = "bootstrap"
-
-[workspace.metadata.lambda.limits]
-max_zip_bytes = 52428800
-max_unzipped_bytes = 262144000
-max_layers = 5
-"#;
+    fn root_toml() -> String {
+        lambda_pack::spec::sample_workspace_toml("")
+    }
 
     fn set() -> ArtifactSet {
         set_at("/ws")
@@ -313,7 +301,7 @@ budget = { zip_bytes = 1048576, unzipped_bytes = 3145728 }
         let xtask = "[package]\nname = \"xtask\"\n";
         ArtifactSet::parse(
             Path::new(root),
-            ROOT,
+            &root_toml(),
             &[
                 ("crates/cors".into(), cors.into()),
                 ("crates/telemetry-extension".into(), telemetry.into()),

@@ -167,19 +167,9 @@ mod tests {
     use lambda_pack::manifest::{FunctionEntry, LayerEntry, LayerKind};
     use lambda_pack::spec::{Budget, Limits};
 
-    const ROOT: &str = r#"
-[workspace]
-members = ["crates/*"]
-[workspace.metadata.lambda]
-target = "aarch64-unknown-linux-musl"
-architecture = "arm64"
-runtime = "provided.al2023"
-handler = "bootstrap"
-[workspace.metadata.lambda.limits]
-max_zip_bytes = 52428800
-max_unzipped_bytes = 262144000
-max_layers = 5
-"#;
+    fn root_toml() -> String {
+        lambda_pack::spec::sample_workspace_toml("")
+    }
 
     fn budget() -> Budget {
         Budget {
@@ -191,7 +181,7 @@ max_layers = 5
     fn fixture() -> (Manifest, ArtifactSet) {
         let set = ArtifactSet::parse(
             Path::new("/ws"),
-            ROOT,
+            &root_toml(),
             &[
                 (
                     "crates/cors".into(),
