@@ -16,12 +16,14 @@
 //! [`aws_sdk_dynamodb`] so users need no version of their own.
 
 mod schema;
+mod shared;
 
 pub use aws_sdk_dynamodb;
 pub use schema::{
     IndexSchema, Schema, TableSchema, create_table, create_table_from_schema,
     create_tables_from_schema,
 };
+pub use shared::SharedMoto;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -103,12 +105,21 @@ pub enum HarnessError {
     },
 }
 
+/// The Python interpreter that runs moto in serial mode; `MOTO_PYTHON`
+/// overrides it.
+pub const PYTHON: &str = "python3";
+
+/// Runs moto's server with one request at a time (see the script for why).
+const SERIAL_SCRIPT: &str = include_str!("moto_serial_server.py");
+
 /// A running `moto_server`, killed when dropped.
 #[derive(Debug)]
 pub struct MotoServer {
     child: Child,
     addr: SocketAddr,
     log: tempfile::NamedTempFile,
+    // Kept alive as long as the process that runs it.
+    _script: Option<tempfile::NamedTempFile>,
 }
 
 impl MotoServer {
@@ -121,8 +132,56 @@ impl MotoServer {
         Self::start_program(program)
     }
 
+    /// Starts moto serving one request at a time. moto's DynamoDB
+    /// transactions are not isolated between its server threads (a
+    /// cancelled transaction restores a snapshot that can undo another
+    /// one's commit), so tests that race writers need this; requests still
+    /// interleave between callers, each call is atomic as in DynamoDB.
+    /// A Python without moto fails with [`INSTALL_HINT`] in the output.
+    pub fn start_serial() -> Result<Self, HarnessError> {
+        let python = std::env::var_os("MOTO_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(PYTHON));
+        let io_error = |source| HarnessError::Io {
+            program: python.display().to_string(),
+            source,
+        };
+        let mut script = tempfile::Builder::new()
+            .prefix("moto_serial_server")
+            .suffix(".py")
+            .tempfile()
+            .map_err(io_error)?;
+        script
+            .write_all(SERIAL_SCRIPT.as_bytes())
+            .and_then(|()| script.flush())
+            .map_err(io_error)?;
+        let mut server = Self::start_command(python, vec![script.path().into()])
+            .map_err(|err| match err {
+                HarnessError::Exited {
+                    program,
+                    status,
+                    output,
+                } => HarnessError::Exited {
+                    program,
+                    status,
+                    output: format!("{output}\n(moto in serial mode needs moto importable by this Python: {INSTALL_HINT})"),
+                },
+                other => other,
+            })?;
+        server._script = Some(script);
+        Ok(server)
+    }
+
     /// Like [`MotoServer::start`] with an explicit program path.
     pub fn start_program(program: PathBuf) -> Result<Self, HarnessError> {
+        Self::start_command(program, Vec::new())
+    }
+
+    /// Runs `program args... -H 127.0.0.1 -p PORT` and waits for HTTP.
+    fn start_command(
+        program: PathBuf,
+        args: Vec<std::ffi::OsString>,
+    ) -> Result<Self, HarnessError> {
         let program_name = program.display().to_string();
         let io_error = |source| HarnessError::Io {
             program: program_name.clone(),
@@ -133,6 +192,7 @@ impl MotoServer {
         let stdout = log.reopen().map_err(io_error)?;
         let stderr = log.reopen().map_err(io_error)?;
         let child = Command::new(&program)
+            .args(args)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(stdout)
@@ -152,6 +212,7 @@ impl MotoServer {
             child,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             log,
+            _script: None,
         };
         server.wait_until_ready(&program_name)?;
         Ok(server)

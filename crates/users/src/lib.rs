@@ -25,7 +25,6 @@
 //! rotating it merely makes outstanding cursors fail with 400
 //! `invalid_cursor`, after which clients list from the start.
 
-pub mod aws;
 pub mod config;
 pub mod cursor;
 mod error;

@@ -1,6 +1,6 @@
 //! Lambda entry point of the users function: configuration, logging and the
 //! DynamoDB client, once per cold start. `AWS_ENDPOINT_URL` points the same
-//! binary at moto for smoke tests (see `users::aws` for why not aws-config).
+//! binary at moto for smoke tests (see the `aws-env` crate for why not aws-config).
 
 use std::convert::Infallible;
 
@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (config, aws) = function_init::start(|env| {
         Ok::<_, env_config::ConfigError>((
             users::Config::from_env(env)?,
-            users::aws::AwsEnv::from_env(env)?,
+            aws_env::AwsEnv::from_env(env)?,
         ))
     })
     .await?;

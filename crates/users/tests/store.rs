@@ -74,7 +74,7 @@ async fn deps_at(endpoint: &str, users_table: &str) -> Deps {
         ("AWS_SECRET_ACCESS_KEY", "secret"),
         ("AWS_ENDPOINT_URL", endpoint),
     ];
-    let aws = users::aws::AwsEnv::from_env(env.as_slice()).unwrap();
+    let aws = aws_env::AwsEnv::from_env(env.as_slice()).unwrap();
     let config = aws
         .dynamodb_config()
         .retry_config(

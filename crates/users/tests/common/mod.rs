@@ -4,10 +4,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::Client;
-use moto_harness::MotoServer;
+use moto_harness::SharedMoto;
 use serde_json::{Map, Value, json};
 use users::{Config, Deps};
 
@@ -25,39 +24,16 @@ pub fn schema_table(logical: &str) -> Value {
     schema()["tables"][logical].clone()
 }
 
-// moto takes seconds to start: the tests of one binary share a server,
-// which the last test still using it stops (a static would never drop it
-// and leave the process running after the tests).
-static SHARED: Mutex<(usize, Option<Arc<MotoServer>>)> = Mutex::new((0, None));
-
-/// `moto_server` serialised (see the script for why); it fails like
-/// moto_server itself, with the install hint, when moto is missing.
-fn serial_moto() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_serial_server.py")
-}
-
-/// A use of the shared moto server.
+/// A use of the test binary's shared (serial) moto server.
 pub struct Moto {
-    server: Arc<MotoServer>,
+    server: SharedMoto,
 }
 
 impl Moto {
     pub fn acquire() -> Self {
-        let mut shared = SHARED
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let server = match &shared.1 {
-            Some(server) => server.clone(),
-            None => {
-                let server = Arc::new(
-                    MotoServer::start_program(serial_moto()).unwrap_or_else(|err| panic!("{err}")),
-                );
-                shared.1 = Some(server.clone());
-                server
-            }
-        };
-        shared.0 += 1;
-        Self { server }
+        Self {
+            server: SharedMoto::acquire().unwrap_or_else(|err| panic!("{err}")),
+        }
     }
 
     pub fn endpoint_url(&self) -> String {
@@ -66,18 +42,6 @@ impl Moto {
 
     pub async fn client(&self) -> Client {
         Client::new(&self.server.sdk_config().await)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let mut shared = SHARED
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        shared.0 -= 1;
-        if shared.0 == 0 {
-            shared.1 = None;
-        }
     }
 }
 

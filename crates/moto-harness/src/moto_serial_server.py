@@ -4,10 +4,11 @@
 moto's TransactWriteItems is not atomic across server threads: it snapshots
 whole tables before a transaction and restores the snapshot when the
 transaction is cancelled, undoing any transaction that committed in between.
-Real DynamoDB isolates transactions, so the race tests of the users function
-run moto serially: requests still interleave between the two racing
-handlers (both read before either writes), but each DynamoDB call is atomic.
-Same command line as moto_server (-H HOST -p PORT).
+Real DynamoDB isolates transactions, so tests that race writers (the users
+function's, for one) run moto serially: requests still interleave between
+racing handlers (both read before either writes), but each call is atomic.
+Started by moto-harness's MotoServer::start_serial; same command line as
+moto_server (-H HOST -p PORT).
 """
 import sys
 
