@@ -93,6 +93,11 @@ pub struct MotoSpec {
     /// Schema file (terraform/schema/README.md) whose every table is created,
     /// named by its logical name; resolved against the smoke.json's directory.
     pub dynamodb_schema: Option<PathBuf>,
+    /// Secrets Manager secrets created before the function starts: name to
+    /// value (a JSON string is stored as it is, anything else as JSON text).
+    pub secrets: BTreeMap<String, Value>,
+    /// Items (DynamoDB JSON) put into tables before the function starts.
+    pub items: BTreeMap<String, Vec<Value>>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +105,10 @@ pub struct MotoSpec {
 struct RawMoto {
     #[serde(default)]
     dynamodb_schema: Option<String>,
+    #[serde(default)]
+    secrets: BTreeMap<String, Value>,
+    #[serde(default)]
+    items: BTreeMap<String, Vec<Value>>,
 }
 
 #[derive(Deserialize)]
@@ -180,9 +189,22 @@ impl SmokeSpec {
             }
             files.insert(url, base.join(file));
         }
-        let moto = raw.moto.map(|m| MotoSpec {
-            dynamodb_schema: m.dynamodb_schema.map(|schema| base.join(schema)),
-        });
+        let moto = match raw.moto {
+            Some(m) => {
+                for (table, items) in &m.items {
+                    for (index, item) in items.iter().enumerate() {
+                        moto_harness::item_from_json(item)
+                            .map_err(|e| format!("moto.items.{table}[{index}]: {e}"))?;
+                    }
+                }
+                Some(MotoSpec {
+                    dynamodb_schema: m.dynamodb_schema.map(|schema| base.join(schema)),
+                    secrets: m.secrets,
+                    items: m.items,
+                })
+            }
+            None => None,
+        };
         if moto.is_none()
             && let Some((key, _)) = raw
                 .env
@@ -451,8 +473,8 @@ pub struct SmokeMoto {
 
 impl SmokeMoto {
     /// Starts `moto_server` (failing with the install command when it is
-    /// missing) and creates every table of `spec.dynamodb_schema` under its
-    /// logical name.
+    /// missing), creates every table of `spec.dynamodb_schema` under its
+    /// logical name, then puts the spec's items and secrets.
     pub async fn start(spec: &MotoSpec) -> Result<Self, Error> {
         let schema = match &spec.dynamodb_schema {
             Some(path) => Some(
@@ -469,6 +491,19 @@ impl SmokeMoto {
         if let Some(schema) = schema {
             let client = moto_harness::aws_sdk_dynamodb::Client::new(&server.sdk_config().await);
             tables = moto_harness::create_tables_from_schema(&client, &schema, "").await?;
+        }
+        let config = server.sdk_config().await;
+        if !spec.items.is_empty() {
+            let client = moto_harness::aws_sdk_dynamodb::Client::new(&config);
+            for (table, items) in &spec.items {
+                moto_harness::put_items(&client, table, items).await?;
+            }
+        }
+        if !spec.secrets.is_empty() {
+            let client = moto_harness::aws_sdk_secretsmanager::Client::new(&config);
+            for (name, value) in &spec.secrets {
+                moto_harness::create_secret(&client, name, value).await?;
+            }
         }
         Ok(Self { server, tables })
     }

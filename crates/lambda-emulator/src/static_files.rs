@@ -75,12 +75,17 @@ impl StaticFiles {
 }
 
 fn serve(files: &BTreeMap<String, Vec<u8>>, method: &Method, path: &str) -> Response<Full<Bytes>> {
-    let found = (method == Method::GET || method == Method::HEAD)
-        .then(|| files.get(path))
-        .flatten();
+    // Any method: a canned answer can stand in for a POST API (a chat
+    // completion, a message send) as well as for a document.
+    let found = files.get(path);
     let (status, content_type, body) = match found {
-        Some(content) => (StatusCode::OK, content_type(path), content.clone()),
+        Some(content) => (StatusCode::OK, content_type(path, content), content.clone()),
         None => (StatusCode::NOT_FOUND, "text/plain", b"not found".to_vec()),
+    };
+    let body = if method == Method::HEAD {
+        Vec::new()
+    } else {
+        body
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
@@ -91,11 +96,19 @@ fn serve(files: &BTreeMap<String, Vec<u8>>, method: &Method, path: &str) -> Resp
     response
 }
 
-fn content_type(path: &str) -> &'static str {
-    match path.rsplit_once('.').map(|(_, ext)| ext) {
+/// From the URL's extension; an API path without one (`/v1/chat/completions`)
+/// that serves a JSON document is JSON.
+fn content_type(path: &str, content: &[u8]) -> &'static str {
+    let extension = path
+        .rsplit('/')
+        .next()
+        .and_then(|name| name.rsplit_once('.'))
+        .map(|(_, ext)| ext);
+    match extension {
         Some("json") => "application/json",
         Some("html") => "text/html",
         Some("pem") | Some("txt") => "text/plain",
+        None if serde_json::from_slice::<serde_json::Value>(content).is_ok() => "application/json",
         _ => "application/octet-stream",
     }
 }
@@ -126,5 +139,22 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn answers_any_method_so_files_can_stand_in_for_post_apis() {
+        let files = BTreeMap::from([
+            ("/v1/chat/completions".to_owned(), br#"{"id":"x"}"#.to_vec()),
+            ("/bin".to_owned(), b"\x00\x01".to_vec()),
+        ]);
+        let post = serve(&files, &Method::POST, "/v1/chat/completions");
+        assert_eq!(post.status(), StatusCode::OK);
+        assert_eq!(post.headers()["content-type"], "application/json");
+        let binary = serve(&files, &Method::PUT, "/bin");
+        assert_eq!(binary.headers()["content-type"], "application/octet-stream");
+        assert_eq!(
+            serve(&files, &Method::POST, "/other").status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }

@@ -381,7 +381,7 @@ async fn a_moto_spec_gives_the_function_an_endpoint_with_every_schema_table() {
 }
 
 #[tokio::test]
-async fn a_started_smoke_moto_has_the_schema_tables_with_their_keys() {
+async fn a_started_smoke_moto_has_the_schema_tables_items_and_secrets() {
     use lambda_emulator::{MotoSpec, SmokeMoto};
     use moto_harness::aws_sdk_dynamodb;
 
@@ -389,6 +389,16 @@ async fn a_started_smoke_moto_has_the_schema_tables_with_their_keys() {
         .join("../../terraform/schema/dynamodb.json");
     let moto = SmokeMoto::start(&MotoSpec {
         dynamodb_schema: Some(schema),
+        secrets: [
+            ("app/sms".to_owned(), json!({ "openai_api_key": "sk-smoke" })),
+            ("app/plain".to_owned(), json!("just text")),
+        ]
+        .into(),
+        items: [(
+            "users".to_owned(),
+            vec![json!({ "user_id": { "S": "u1" }, "phone": { "S": "+15550001111" }, "sms_opt_in": { "BOOL": true } })],
+        )]
+        .into(),
     })
     .await
     .unwrap();
@@ -408,6 +418,66 @@ async fn a_started_smoke_moto_has_the_schema_tables_with_their_keys() {
         .table
         .unwrap();
     assert_eq!(users.key_schema.unwrap()[0].attribute_name, "user_id");
+    let item = client
+        .get_item()
+        .table_name("users")
+        .key(
+            "user_id",
+            aws_sdk_dynamodb::types::AttributeValue::S("u1".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        item["sms_opt_in"],
+        aws_sdk_dynamodb::types::AttributeValue::Bool(true)
+    );
+
+    use moto_harness::aws_sdk_secretsmanager;
+    let secrets = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+            .region(aws_sdk_secretsmanager::config::Region::new(
+                moto_harness::REGION,
+            ))
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "AKIATEST", "secret", None, None, "test",
+            ))
+            .endpoint_url(moto.endpoint_url())
+            .build(),
+    );
+    for (name, expected) in [
+        ("app/sms", r#"{"openai_api_key":"sk-smoke"}"#),
+        ("app/plain", "just text"),
+    ] {
+        let value = secrets
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(value.secret_string(), Some(expected));
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_moto_item_is_a_spec_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({ "moto": { "items": { "users": [ { "user_id": "u1" } ] } },
+                 "cases": [ { "name": "x", "event": {}, "expect": {} } ] }),
+    );
+    let err = run_smoke(&options(&zip, &cases), |_| {}).await.unwrap_err();
+    assert!(matches!(err, Error::Spec { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("moto.items.users[0]: seeding moto: attribute user_id"),
+        "{err}"
+    );
 }
 
 async fn aws_config_for(endpoint: &str) -> moto_harness::aws_sdk_dynamodb::Config {

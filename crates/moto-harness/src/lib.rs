@@ -13,16 +13,20 @@
 //!
 //! [`create_tables_from_schema`] creates the tables of
 //! `terraform/schema/dynamodb.json` in it; the SDK is re-exported as
-//! [`aws_sdk_dynamodb`] so users need no version of their own.
+//! [`aws_sdk_dynamodb`] so users need no version of their own;
+//! [`put_items`] and [`create_secret`] seed data.
 
 mod schema;
+mod seed;
 mod shared;
 
 pub use aws_sdk_dynamodb;
+pub use aws_sdk_secretsmanager;
 pub use schema::{
     IndexSchema, Schema, TableSchema, create_table, create_table_from_schema,
     create_tables_from_schema,
 };
+pub use seed::{create_secret, item_from_json, put_items};
 pub use shared::SharedMoto;
 
 use std::io::{Read, Write};
@@ -92,6 +96,12 @@ pub enum HarnessError {
     /// A DynamoDB schema file is malformed or lacks a table.
     #[error("DynamoDB schema: {message}")]
     Schema {
+        /// What is wrong.
+        message: String,
+    },
+    /// Seed data (an item or a secret) is malformed or was refused.
+    #[error("seeding moto: {message}")]
+    Seed {
         /// What is wrong.
         message: String,
     },
