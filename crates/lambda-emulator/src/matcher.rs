@@ -7,6 +7,11 @@ use serde_json::Value;
 /// arrays and scalars must be equal. Numbers compare by value, so `204` matches
 /// `204.0`.
 ///
+/// Where a value is random (a state parameter, a cookie), an operator object
+/// in `expected` matches it instead: `{"$starts_with": "text"}` a string
+/// with that prefix, `{"$contains": "text"}` a string holding that text or
+/// an array with such a string, `{"$present": true}` any value.
+///
 /// Returns `None` on a match, or a description of the first mismatch with its
 /// JSON path (e.g. `$.headers.vary: expected "Origin", got absent`).
 pub fn json_subset_mismatch(expected: &Value, actual: &Value) -> Option<String> {
@@ -18,7 +23,44 @@ pub fn json_contains(expected: &Value, actual: &Value) -> bool {
     json_subset_mismatch(expected, actual).is_none()
 }
 
+/// The operator of an expectation such as `{"$starts_with": "https://"}`.
+fn operator(expected: &Value) -> Option<(&str, &Value)> {
+    let Value::Object(map) = expected else {
+        return None;
+    };
+    let mut entries = map.iter();
+    match (entries.next(), entries.next()) {
+        (Some((key, argument)), None) if key.starts_with('$') => Some((key, argument)),
+        _ => None,
+    }
+}
+
+fn operator_mismatch(path: &str, op: &str, argument: &Value, actual: &Value) -> Option<String> {
+    let matched = match (op, argument) {
+        ("$present", Value::Bool(true)) => true,
+        ("$starts_with", Value::String(prefix)) => actual
+            .as_str()
+            .is_some_and(|s| s.starts_with(prefix.as_str())),
+        ("$contains", Value::String(part)) => match actual {
+            Value::String(s) => s.contains(part.as_str()),
+            Value::Array(items) => items
+                .iter()
+                .any(|item| item.as_str().is_some_and(|s| s.contains(part.as_str()))),
+            _ => false,
+        },
+        _ => {
+            return Some(format!(
+                "{path}: unknown matcher {{{op:?}: {argument}}} (use $starts_with, $contains or $present: true)"
+            ));
+        }
+    };
+    (!matched).then(|| format!("{path}: expected {op} {argument}, got {actual}"))
+}
+
 fn mismatch_at(path: &str, expected: &Value, actual: &Value) -> Option<String> {
+    if let Some((op, argument)) = operator(expected) {
+        return operator_mismatch(path, op, argument, actual);
+    }
     match (expected, actual) {
         (Value::Object(want), Value::Object(have)) => want.iter().find_map(|(key, want_value)| {
             let child = format!("{path}.{key}");
@@ -168,5 +210,45 @@ mod tests {
     #[test]
     fn an_empty_object_matches_any_object() {
         assert!(json_contains(&json!({}), &json!({"anything": [1, 2]})));
+    }
+
+    #[test]
+    fn operators_match_random_values_by_shape() {
+        let actual = json!({
+            "headers": { "location": "https://auth.example.com/oauth2/authorize?state=x1" },
+            "cookies": ["auth_state=abc; HttpOnly", "other=1"],
+        });
+        assert!(json_contains(
+            &json!({ "headers": { "location": { "$starts_with": "https://auth.example.com/oauth2/authorize?" } } }),
+            &actual
+        ));
+        assert!(json_contains(
+            &json!({ "cookies": { "$contains": "auth_state=" }, "headers": { "location": { "$contains": "state=" } } }),
+            &actual
+        ));
+        assert!(json_contains(
+            &json!({ "cookies": { "$present": true } }),
+            &actual
+        ));
+        let miss = json_subset_mismatch(
+            &json!({ "headers": { "location": { "$starts_with": "https://evil" } } }),
+            &actual,
+        )
+        .unwrap();
+        assert!(
+            miss.starts_with("$.headers.location: expected $starts_with"),
+            "{miss}"
+        );
+        assert!(!json_contains(
+            &json!({ "cookies": { "$contains": "session=" } }),
+            &actual
+        ));
+        assert!(!json_contains(
+            &json!({ "absent": { "$present": true } }),
+            &actual
+        ));
+        let unknown =
+            json_subset_mismatch(&json!({ "cookies": { "$regex": "." } }), &actual).unwrap();
+        assert!(unknown.contains("unknown matcher"), "{unknown}");
     }
 }

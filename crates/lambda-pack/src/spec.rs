@@ -178,6 +178,7 @@ impl ArtifactSet {
 
         let mut artifacts: Vec<Artifact> = Vec::new();
         let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut binaries: BTreeMap<String, PathBuf> = BTreeMap::new();
         for (dir, text) in crates {
             let file = root.join(dir).join("Cargo.toml");
             let table = parse_table(&file, text)?;
@@ -205,6 +206,21 @@ impl ArtifactSet {
                     ),
                 ));
             }
+            // Every binary lands in the same target directory: two artifacts
+            // with one binary name would be packaged from whichever was
+            // built last.
+            if let Some(other) = binaries.get(&artifact.binary) {
+                return Err(spec_err(
+                    &file,
+                    &format!("{PACKAGE_PREFIX}.binary"),
+                    format!(
+                        "binary \"{}\" is also built by {}; each artifact needs its own bin target name",
+                        artifact.binary,
+                        other.display()
+                    ),
+                ));
+            }
+            binaries.insert(artifact.binary.clone(), file.clone());
             seen.insert(artifact.name.clone(), file);
             artifacts.push(artifact);
         }
@@ -884,6 +900,20 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("/ws/crates/cors/Cargo.toml"), "{message}");
+    }
+
+    #[test]
+    fn rejects_two_artifacts_built_from_one_binary_name() {
+        let (file, key, message) = spec_error(&[
+            function("auth", "binary = \"bootstrap\"\n"),
+            function("sms", "binary = \"bootstrap\"\n"),
+        ]);
+        assert_eq!(file, "/ws/crates/sms/Cargo.toml");
+        assert_eq!(key, "package.metadata.lambda.binary");
+        assert!(
+            message.contains("binary \"bootstrap\" is also built by /ws/crates/auth/Cargo.toml"),
+            "{message}"
+        );
     }
 
     #[test]
