@@ -1,0 +1,38 @@
+//! Lambda entry point of the auth function: configuration, logging and the
+//! AWS clients (DynamoDB, Secrets Manager, Cognito), once per cold start.
+//! `AWS_ENDPOINT_URL*` point the same binary at moto for smoke runs.
+
+use std::convert::Infallible;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let (config, aws) = function_init::start(|env| {
+        Ok::<_, env_config::ConfigError>((
+            auth::Config::from_env(env)?,
+            aws_env::AwsEnv::from_env(env)?,
+        ))
+    })
+    .await?;
+    let deps = match auth::Deps::new(config, &aws) {
+        Ok(deps) => deps,
+        Err(err) => return Err(function_init::fail("Runtime.InitError", err).await),
+    };
+    // Init runs with a full CPU and is not billed to the first request;
+    // a failure here is retried on demand.
+    let (keys, secret) = tokio::join!(deps.verifier.prefetch(), deps.secrets.get());
+    match keys {
+        Ok(keys) => tracing::info!(keys, "JWKS loaded at init"),
+        Err(err) => tracing::warn!(error = %err, "JWKS not loaded at init; will retry on demand"),
+    }
+    if let Err(err) = secret {
+        tracing::warn!(error = %err, "secret not loaded at init; will retry on demand");
+    }
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<Value, Infallible>(auth::handle_event(deps, event.payload).await)
+    }))
+    .await
+}
