@@ -21,6 +21,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use env_config::{ConfigError, Env};
@@ -53,6 +54,15 @@ impl Service {
 
 /// The generic endpoint override, used for every service without its own.
 pub const ENDPOINT_VARIABLE: &str = "AWS_ENDPOINT_URL";
+
+/// How long establishing a connection may take. The SDKs set no timeout
+/// by default; a Lambda function behind API Gateway (29 s) or Twilio
+/// (15 s) must answer even when an AWS endpoint hangs.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one attempt of an operation may take.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an operation may take, retries and backoff included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The AWS settings of the environment.
 #[derive(Debug, Clone)]
@@ -121,13 +131,20 @@ macro_rules! service_client {
     ($feature:literal, $sdk:ident, $service:expr, $config:ident, $client:ident, $what:literal) => {
         #[cfg(feature = $feature)]
         impl AwsEnv {
-            #[doc = concat!("The ", $what, " client configuration: standard retries (3 attempts with backoff, throttling included), the latest SDK behaviour.")]
+            #[doc = concat!("The ", $what, " client configuration: standard retries (3 attempts with backoff, throttling included), the timeouts of this crate, the latest SDK behaviour.")]
             pub fn $config(&self) -> $sdk::config::Builder {
                 let mut builder = $sdk::Config::builder()
                     .behavior_version($sdk::config::BehaviorVersion::latest())
                     .region($sdk::config::Region::new(self.region.clone()))
                     .credentials_provider(self.credentials.clone())
-                    .retry_config($sdk::config::retry::RetryConfig::standard());
+                    .retry_config($sdk::config::retry::RetryConfig::standard())
+                    .timeout_config(
+                        $sdk::config::timeout::TimeoutConfig::builder()
+                            .connect_timeout(CONNECT_TIMEOUT)
+                            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                            .operation_timeout(OPERATION_TIMEOUT)
+                            .build(),
+                    );
                 builder.set_endpoint_url(self.endpoint_url($service).map(str::to_owned));
                 builder
             }
@@ -199,6 +216,21 @@ mod tests {
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
         let config = aws.cognito_idp_config().build();
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn every_client_is_bounded_in_time() {
+        let aws = AwsEnv::from_env(with(&[]).as_slice()).unwrap();
+        let timeouts = aws.dynamodb_config().build();
+        let timeouts = timeouts.timeout_config().unwrap();
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
+        assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
+        let secrets = aws.secretsmanager_config().build();
+        assert_eq!(
+            secrets.timeout_config().unwrap().operation_timeout(),
+            Some(OPERATION_TIMEOUT)
+        );
     }
 
     #[test]
