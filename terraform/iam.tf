@@ -13,7 +13,7 @@ locals {
       },
       {
         sid       = "Idempotency"
-        actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"]
+        actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
         resources = [local.table_arns["idempotency"]]
         condition = []
       },
@@ -24,11 +24,12 @@ locals {
         condition = []
       },
       {
-        # STOP/START from Twilio are mirrored into sms_opt_in and nothing else.
+        # STOP/START from Twilio are mirrored into sms_opt_in and nothing else
+        # (the update is conditional on the item still holding that phone).
         sid       = "MirrorOptIn"
         actions   = ["dynamodb:UpdateItem"]
         resources = [local.table_arns["users"]]
-        condition = [{ test = "ForAllValues:StringEquals", variable = "dynamodb:Attributes", values = ["user_id", "sms_opt_in", "updated_at", "version"] }]
+        condition = [{ test = "ForAllValues:StringEquals", variable = "dynamodb:Attributes", values = ["user_id", "phone", "sms_opt_in", "updated_at", "version"] }]
       },
       {
         sid       = "Secret"

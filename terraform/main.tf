@@ -69,6 +69,8 @@ locals {
       LOGOUT_URI        = local.logout_urls[0]
       APP_URL           = var.app_url
       OAUTH_SCOPES      = join(" ", var.oauth_scopes)
+      # The refresh cookie lives as long as the refresh token it holds.
+      REFRESH_COOKIE_MAX_AGE_SECONDS = tostring(var.refresh_token_validity_days * 86400)
     }, var.cookie_domain == null ? {} : { COOKIE_DOMAIN = var.cookie_domain })
     authorizer = {
       USER_POOL_ID   = local.user_pool_id

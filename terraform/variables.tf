@@ -192,9 +192,16 @@ variable "cognito_generate_client_secret" {
 }
 
 variable "callback_urls" {
-  description = "OAuth callback URLs of the app client; empty means the API's /auth/callback."
+  description = "OAuth callback URLs of the app client; empty means the API's /auth/callback. The first is the auth function's REDIRECT_URI."
   type        = list(string)
   default     = []
+
+  validation {
+    # The auth function scopes its state and refresh cookies to the
+    # callback's parent path, so the callback must be <prefix>/callback.
+    condition     = length(var.callback_urls) == 0 || endswith(try(var.callback_urls[0], ""), "/callback")
+    error_message = "The first callback URL is where the auth function's /auth/callback route is served, so it must end in /callback."
+  }
 }
 
 variable "logout_urls" {

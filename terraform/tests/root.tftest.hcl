@@ -90,6 +90,20 @@ run "wires_routes_permissions_and_environment" {
     condition     = aws_lambda_function.this["authorizer"].environment[0].variables["APP_CLIENT_IDS"] == aws_cognito_user_pool_client.this[0].id
     error_message = "the authorizer must accept tokens of the app client"
   }
+  assert {
+    condition     = aws_lambda_function.this["auth"].environment[0].variables["REFRESH_COOKIE_MAX_AGE_SECONDS"] == tostring(var.refresh_token_validity_days * 86400)
+    error_message = "the refresh cookie must live as long as the refresh token"
+  }
+}
+
+run "callback_must_end_in_callback" {
+  command = plan
+
+  variables {
+    callback_urls = ["https://app.example.com/signin"]
+  }
+
+  expect_failures = [var.callback_urls]
 }
 
 run "existing_cognito_requires_its_ids" {
