@@ -1,7 +1,7 @@
 //! The user's profile in the users table, created or refreshed at sign-in.
 //!
-//! Items have exactly the users function's format (its `profile::attr` and
-//! `Profile::to_item`): `user_id`, `email`, `name`, `sms_opt_in`,
+//! Items have the users table's format (the `user-record` crate, owned by
+//! the users function): `user_id`, `email`, `name`, `sms_opt_in`,
 //! `created_at`, `updated_at` (RFC 3339 UTC) and `version` (1 on creation,
 //! +1 on every visible change, conditioned on the version read).
 //!
@@ -14,40 +14,19 @@
 //!   identity provider set it): take the token's value;
 //! - otherwise the user (or an admin) edited it: keep it.
 //!
-//! The users function rewrites whole items and so drops `idp_*`; a field
-//! without its `idp_*` therefore counts as edited, which errs on the side
-//! of keeping the user's data.
+//! The users function updates only the attributes it owns and so keeps
+//! `idp_*` across edits. Items without them (written before it did, or by
+//! hand) are still read safely: a field without its `idp_*` counts as
+//! edited, which errs on the side of keeping the user's data.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_dynamodb::types::AttributeValue;
+pub use user_record::attr;
 
 use crate::Error;
-
-/// Attribute names of the users table (see the users function's `profile::attr`).
-pub mod attr {
-    /// Partition key: the Cognito `sub`.
-    pub const USER_ID: &str = "user_id";
-    /// Email address.
-    pub const EMAIL: &str = "email";
-    /// Display name.
-    pub const NAME: &str = "name";
-    /// SMS opt-in flag, false on creation.
-    pub const SMS_OPT_IN: &str = "sms_opt_in";
-    /// RFC 3339 creation time.
-    pub const CREATED_AT: &str = "created_at";
-    /// RFC 3339 time of the last change.
-    pub const UPDATED_AT: &str = "updated_at";
-    /// Optimistic-locking counter.
-    pub const VERSION: &str = "version";
-    /// The email the ID token had when `email` was last set from it.
-    pub const IDP_EMAIL: &str = "idp_email";
-    /// The name the ID token had when `name` was last set from it.
-    pub const IDP_NAME: &str = "idp_name";
-}
 
 /// Attempts before a run of concurrent writers is reported as a conflict.
 const ATTEMPTS: usize = 3;
@@ -169,20 +148,12 @@ async fn refresh(
     token: &TokenProfile,
     item: &HashMap<String, AttributeValue>,
 ) -> Result<Option<Upsert>, Error> {
-    let text = |name: &str| {
-        item.get(name)
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str)
-    };
-    let version = match item.get(attr::VERSION).map(AttributeValue::as_n) {
-        Some(Ok(n)) => n.clone(),
-        _ => {
-            return Err(Error::Internal(format!(
-                "profile {:?} has no numeric version",
-                token.user_id
-            )));
-        }
-    };
+    // A mistyped field reads as absent, so the token's value replaces it.
+    let text = |name: &str| user_record::optional_string(item, name).ok().flatten();
+    // Passed back as stored, only to condition the write on it.
+    let version = user_record::number(item, attr::VERSION)
+        .map_err(|err| Error::Internal(format!("profile {:?}: {err}", token.user_id)))?
+        .to_owned();
     let fields = [
         (attr::EMAIL, attr::IDP_EMAIL, token.email.as_deref()),
         (attr::NAME, attr::IDP_NAME, token.name.as_deref()),
@@ -253,12 +224,10 @@ fn store_error<E: ProvideErrorMetadata, R>(operation: &'static str, err: &SdkErr
     Error::Store { operation, message }
 }
 
-/// Now, as RFC 3339 in UTC with whole seconds (the users function's format).
+/// Now, in the users table's timestamp format ([`user_record::rfc3339`]).
 pub fn now_rfc3339() -> Result<String, Error> {
-    let now = DateTime::from(std::time::SystemTime::now());
-    DateTime::from_secs(now.secs())
-        .fmt(DateTimeFormat::DateTime)
-        .map_err(|err| Error::Internal(format!("formatting the current time: {err}")))
+    user_record::rfc3339(std::time::SystemTime::now())
+        .map_err(|err| Error::Internal(err.to_string()))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Senders, looked up in the users function's table by phone.
 //!
-//! The users function owns that table (item format in its `profile.rs`:
-//! `user_id`, E.164 `phone`, `sms_opt_in` bool, `version` number,
+//! The users function owns that table (item format in the `user-record`
+//! crate: `user_id`, E.164 `phone`, `sms_opt_in` bool, `version` number,
 //! `updated_at` RFC 3339). This function reads it through the `phone` GSI
 //! and writes one thing: `sms_opt_in`, when Twilio reports `STOP` or
 //! `START`. That write bumps `version` and `updated_at` like any profile
@@ -15,21 +15,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::Error;
-use crate::dynamo::{is_conditional_failure, rfc3339, store_error};
+use crate::dynamo::{is_conditional_failure, store_error};
 
-/// The users table's attribute names this function relies on.
-pub mod attr {
-    /// Partition key.
-    pub const USER_ID: &str = "user_id";
-    /// E.164 phone, the GSI key.
-    pub const PHONE: &str = "phone";
-    /// Whether the user wants assistant replies.
-    pub const SMS_OPT_IN: &str = "sms_opt_in";
-    /// Optimistic-locking counter.
-    pub const VERSION: &str = "version";
-    /// RFC 3339 time of the last change.
-    pub const UPDATED_AT: &str = "updated_at";
-}
+/// The users table's attribute names (this function relies on `user_id`,
+/// `phone`, `sms_opt_in`, `version` and `updated_at`).
+pub use user_record::attr;
 
 /// A known sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +110,7 @@ impl Directory {
             .expression_attribute_names("#uid", attr::USER_ID)
             .expression_attribute_names("#phone", attr::PHONE)
             .expression_attribute_values(":opt", AttributeValue::Bool(opt_in))
-            .expression_attribute_values(":now", AttributeValue::S(rfc3339(now)?))
+            .expression_attribute_values(":now", AttributeValue::S(timestamp(now)?))
             .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
             .expression_attribute_values(":phone", AttributeValue::S(phone.to_owned()))
             .send()
@@ -134,27 +124,19 @@ impl Directory {
 }
 
 fn sender(table: &str, item: &HashMap<String, AttributeValue>) -> Result<Sender, Error> {
-    let user_id = match item.get(attr::USER_ID) {
-        Some(AttributeValue::S(id)) => id.clone(),
-        _ => {
-            return Err(Error::Internal(format!(
-                "{table}: a profile without a string user_id"
-            )));
-        }
-    };
-    let sms_opt_in = match item.get(attr::SMS_OPT_IN) {
-        None => false,
-        Some(AttributeValue::Bool(flag)) => *flag,
-        Some(_) => {
-            return Err(Error::Internal(format!(
-                "{table}: profile {user_id:?} has a non-boolean sms_opt_in"
-            )));
-        }
-    };
+    let user_id = user_record::string(item, attr::USER_ID)
+        .map_err(|err| Error::Internal(format!("{table}: a profile: {err}")))?;
+    let sms_opt_in = user_record::bool_or(item, attr::SMS_OPT_IN, false)
+        .map_err(|err| Error::Internal(format!("{table}: profile {user_id:?}: {err}")))?;
     Ok(Sender {
-        user_id,
+        user_id: user_id.to_owned(),
         sms_opt_in,
     })
+}
+
+/// `now` in the users table's timestamp format.
+fn timestamp(now: SystemTime) -> Result<String, Error> {
+    user_record::rfc3339(now).map_err(|err| Error::Internal(err.to_string()))
 }
 
 #[cfg(test)]

@@ -32,24 +32,15 @@ pub fn epoch_secs(now: std::time::SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// RFC 3339 UTC with second precision, the format of the users table's
-/// `created_at`/`updated_at`.
-pub fn rfc3339(now: std::time::SystemTime) -> Result<String, Error> {
-    use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
-    DateTime::from_secs(i64::try_from(epoch_secs(now)).unwrap_or(i64::MAX))
-        .fmt(DateTimeFormat::DateTime)
-        .map_err(|err| Error::Internal(format!("formatting the current time: {err}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
-    fn formats_times_like_the_users_function() {
+    fn epoch_seconds_drop_the_fraction() {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_000_000_999);
-        assert_eq!(rfc3339(t).unwrap(), "2026-11-18T11:06:40Z");
         assert_eq!(epoch_secs(t), 1_795_000_000);
+        assert_eq!(epoch_secs(UNIX_EPOCH - Duration::from_secs(1)), 0);
     }
 }

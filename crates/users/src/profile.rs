@@ -7,28 +7,9 @@ use serde::Serialize;
 
 use crate::Error;
 
-/// Attribute names, shared with `terraform/schema/dynamodb.json` (key and
-/// index attributes) and with the sms function (which reads `phone` and
-/// `sms_opt_in`).
-pub mod attr {
-    /// Partition key of the users table: the Cognito `sub`.
-    pub const USER_ID: &str = "user_id";
-    /// Email address.
-    pub const EMAIL: &str = "email";
-    /// Display name.
-    pub const NAME: &str = "name";
-    /// E.164 phone; absent when none (a GSI key cannot be empty). Also the
-    /// partition key of the phone-claims table.
-    pub const PHONE: &str = "phone";
-    /// Whether the user wants AI replies by SMS.
-    pub const SMS_OPT_IN: &str = "sms_opt_in";
-    /// RFC 3339 creation time.
-    pub const CREATED_AT: &str = "created_at";
-    /// RFC 3339 time of the last change.
-    pub const UPDATED_AT: &str = "updated_at";
-    /// Optimistic-locking counter, 1 on creation.
-    pub const VERSION: &str = "version";
-}
+/// Attribute names of the users table; the format is shared with the auth
+/// and sms functions through the `user-record` crate.
+pub use user_record::attr;
 
 /// A user profile as stored and as returned to clients.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,48 +74,30 @@ impl Profile {
     }
 
     /// Reads an item; a missing or mistyped attribute is an internal error
-    /// (something other than this function wrote the item).
+    /// (something other than this function wrote the item). Attributes
+    /// this function does not own (auth's `idp_*`) are ignored here and
+    /// left alone by [`crate::store::Store`]'s writes.
     pub fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Self, Error> {
-        let user_id = string(item, attr::USER_ID)?;
-        let corrupt = |name: &str| {
-            Error::Internal(format!(
-                "item {user_id:?}: attribute {name} is missing or mistyped"
-            ))
-        };
-        let text = |name: &str| string(item, name).map_err(|_| corrupt(name));
-        let phone = match item.get(attr::PHONE) {
-            None | Some(AttributeValue::Null(true)) => None,
-            Some(AttributeValue::S(phone)) => Some(phone.clone()),
-            Some(_) => return Err(corrupt(attr::PHONE)),
-        };
-        let sms_opt_in = match item.get(attr::SMS_OPT_IN) {
-            None => false,
-            Some(AttributeValue::Bool(flag)) => *flag,
-            Some(_) => return Err(corrupt(attr::SMS_OPT_IN)),
-        };
-        let version = match item.get(attr::VERSION) {
-            Some(AttributeValue::N(n)) => n.parse().map_err(|_| corrupt(attr::VERSION))?,
-            _ => return Err(corrupt(attr::VERSION)),
+        let user_id = user_record::string(item, attr::USER_ID)
+            .map_err(|err| Error::Internal(format!("item: {err}")))?;
+        let corrupt = |err: user_record::Error| Error::Internal(format!("item {user_id:?}: {err}"));
+        let text = |name: &str| {
+            user_record::string(item, name)
+                .map(str::to_owned)
+                .map_err(corrupt)
         };
         Ok(Self {
             email: text(attr::EMAIL)?,
             name: text(attr::NAME)?,
-            phone,
-            sms_opt_in,
+            phone: user_record::optional_string(item, attr::PHONE)
+                .map_err(corrupt)?
+                .map(str::to_owned),
+            sms_opt_in: user_record::bool_or(item, attr::SMS_OPT_IN, false).map_err(corrupt)?,
             created_at: text(attr::CREATED_AT)?,
             updated_at: text(attr::UPDATED_AT)?,
-            version,
-            user_id,
+            version: user_record::unsigned(item, attr::VERSION).map_err(corrupt)?,
+            user_id: user_id.to_owned(),
         })
-    }
-}
-
-fn string(item: &HashMap<String, AttributeValue>, name: &str) -> Result<String, Error> {
-    match item.get(name) {
-        Some(AttributeValue::S(value)) => Ok(value.clone()),
-        _ => Err(Error::Internal(format!(
-            "item attribute {name} is missing or not a string"
-        ))),
     }
 }
 
@@ -198,13 +161,10 @@ impl Changes {
     }
 }
 
-/// Now, as RFC 3339 in UTC with whole seconds.
+/// Now, in the table's timestamp format ([`user_record::rfc3339`]).
 pub fn now_rfc3339() -> Result<String, Error> {
-    use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
-    let now = DateTime::from(std::time::SystemTime::now());
-    DateTime::from_secs(now.secs())
-        .fmt(DateTimeFormat::DateTime)
-        .map_err(|err| Error::Internal(format!("formatting the current time: {err}")))
+    user_record::rfc3339(std::time::SystemTime::now())
+        .map_err(|err| Error::Internal(err.to_string()))
 }
 
 #[cfg(test)]

@@ -1,16 +1,21 @@
 //! Profiles in DynamoDB, with phone uniqueness enforced by claim items.
 //!
 //! Every write that touches a phone is one `TransactWriteItems`: the
-//! profile put/delete (conditioned on the version read) together with the
-//! claim put (`attribute_not_exists`, so a number has at most one owner)
-//! and the release of the previous claim. Either all of it happens or none.
+//! profile put/update/delete (conditioned on the version read) together
+//! with the claim put (`attribute_not_exists`, so a number has at most one
+//! owner) and the release of the previous claim. Either all of it happens
+//! or none.
+//!
+//! Updates `SET` (or `REMOVE`) only the attributes this function owns and
+//! never rewrite the whole item: other functions keep their own attributes
+//! in it (auth's `idp_email`/`idp_name`, see the `user-record` crate).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use crate::Error;
 use crate::profile::{Profile, attr};
@@ -87,8 +92,7 @@ impl Store {
     /// A version mismatch (or a profile deleted meanwhile) is
     /// [`Error::VersionMismatch`].
     pub async fn replace(&self, current: &Profile, next: &Profile) -> Result<(), Error> {
-        let mut items =
-            vec![self.put_profile(next, "#version = :expected", Some(current.version))?];
+        let mut items = vec![self.update_profile(current.version, next)?];
         if next.phone != current.phone {
             if let Some(phone) = &next.phone {
                 items.push(self.claim(phone, &next.user_id)?);
@@ -201,6 +205,50 @@ impl Store {
         Ok(TransactWriteItem::builder()
             .put(put.build().map_err(build_error)?)
             .build())
+    }
+
+    /// Writes every attribute `next` owns, as a whole-item put would, but
+    /// leaves the item's other attributes as they are. The condition also
+    /// fails on a deleted item (no `version`), so this never creates one.
+    fn update_profile(
+        &self,
+        expected_version: u64,
+        next: &Profile,
+    ) -> Result<TransactWriteItem, Error> {
+        let mut owned = next.to_item();
+        owned.remove(attr::USER_ID);
+        owned.remove(attr::VERSION);
+        let mut sets = vec!["#version = :version".to_owned()];
+        let mut update = Update::builder()
+            .table_name(&self.users_table)
+            .key(attr::USER_ID, AttributeValue::S(next.user_id.clone()))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", attr::VERSION)
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(expected_version.to_string()),
+            )
+            .expression_attribute_values(":version", AttributeValue::N(next.version.to_string()));
+        // Sorted, so that the same profile always gives the same request.
+        let mut owned: Vec<_> = owned.into_iter().collect();
+        owned.sort_by(|a, b| a.0.cmp(&b.0));
+        for (index, (name, value)) in owned.into_iter().enumerate() {
+            sets.push(format!("#a{index} = :a{index}"));
+            update = update
+                .expression_attribute_names(format!("#a{index}"), name)
+                .expression_attribute_values(format!(":a{index}"), value);
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if next.phone.is_none() {
+            // A GSI key cannot be empty: no phone means no attribute.
+            expression.push_str(" REMOVE #phone");
+            update = update.expression_attribute_names("#phone", attr::PHONE);
+        }
+        let update = update
+            .update_expression(expression)
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     fn claim(&self, phone: &str, user_id: &str) -> Result<TransactWriteItem, Error> {

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
@@ -213,4 +214,109 @@ async fn a_write_based_on_a_version_overtaken_meanwhile_is_refused_whole() {
     let err = api.deps.store.delete(&stale).await.unwrap_err();
     assert_eq!(err.code(), "version_mismatch");
     assert!(api.deps.store.get("u-1").await.unwrap().is_some());
+}
+
+/// The raw item of `user_id`, as any function would read it.
+async fn raw_item(api: &Api, user_id: &str) -> Option<HashMap<String, AttributeValue>> {
+    api.client
+        .get_item()
+        .table_name(&api.users_table)
+        .key(attr::USER_ID, AttributeValue::S(user_id.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> &'a str {
+    item[name].as_s().unwrap()
+}
+
+#[tokio::test]
+async fn put_and_patch_keep_attributes_that_other_functions_own() {
+    let api = Api::start().await;
+    api.seed("u-1", Some("+14155550170")).await;
+    // What auth records at sign-in, next to the profile (no version bump).
+    api.client
+        .update_item()
+        .table_name(&api.users_table)
+        .key(attr::USER_ID, AttributeValue::S("u-1".into()))
+        .update_expression("SET #e = :e, #n = :n")
+        .expression_attribute_names("#e", attr::IDP_EMAIL)
+        .expression_attribute_names("#n", attr::IDP_NAME)
+        .expression_attribute_values(":e", AttributeValue::S("idp@example.com".into()))
+        .expression_attribute_values(":n", AttributeValue::S("Idp Name".into()))
+        .send()
+        .await
+        .unwrap();
+    let idp_kept = |item: &HashMap<String, AttributeValue>| {
+        assert_eq!(text(item, attr::IDP_EMAIL), "idp@example.com", "{item:?}");
+        assert_eq!(text(item, attr::IDP_NAME), "Idp Name", "{item:?}");
+    };
+
+    // A full replace that also moves the phone (the claim transaction).
+    let put = Req::put("/users/u-1")
+        .admin()
+        .if_match(1)
+        .json(serde_json::json!(
+            {"email": "new@example.com", "name": "New", "phone": "+14155550171"}
+        ));
+    let resp = api.call(put).await;
+    assert_eq!((resp.status, resp.version()), (200, 2), "{resp:?}");
+    let item = raw_item(&api, "u-1").await.unwrap();
+    idp_kept(&item);
+    assert_eq!(text(&item, attr::EMAIL), "new@example.com");
+    assert_eq!(text(&item, attr::NAME), "New");
+    assert_eq!(text(&item, attr::PHONE), "+14155550171");
+    assert_eq!(item[attr::SMS_OPT_IN].as_bool().unwrap(), &false);
+    assert_eq!(item[attr::VERSION].as_n().unwrap(), "2");
+    assert_eq!(
+        api.claim_owner("+14155550171").await.as_deref(),
+        Some("u-1")
+    );
+    assert_eq!(api.claim_owner("+14155550170").await, None);
+
+    // The user's own patch removing the phone: the attribute goes (a GSI
+    // key cannot be empty), the claim is released, idp_* stay.
+    let patch = Req::patch("/users/me")
+        .user("u-1")
+        .if_match(2)
+        .json(serde_json::json!({"phone": null, "sms_opt_in": true}));
+    let resp = api.call(patch).await;
+    assert_eq!((resp.status, resp.version()), (200, 3), "{resp:?}");
+    let item = raw_item(&api, "u-1").await.unwrap();
+    idp_kept(&item);
+    assert!(!item.contains_key(attr::PHONE), "{item:?}");
+    assert_eq!(item[attr::SMS_OPT_IN].as_bool().unwrap(), &true);
+    assert_eq!(text(&item, attr::NAME), "New");
+    assert_eq!(api.claim_count().await, 0);
+
+    // An admin patch of one field; what users reads back is what it wrote.
+    let patch = Req::patch("/users/u-1")
+        .admin()
+        .if_match(3)
+        .json(serde_json::json!({"name": "Newer"}));
+    let resp = api.call(patch).await;
+    assert_eq!((resp.status, resp.version()), (200, 4), "{resp:?}");
+    let item = raw_item(&api, "u-1").await.unwrap();
+    idp_kept(&item);
+    let stored = api.deps.store.get("u-1").await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(&stored).unwrap(), resp.body);
+}
+
+#[tokio::test]
+async fn replacing_a_profile_deleted_meanwhile_recreates_nothing() {
+    let api = Api::start().await;
+    api.seed("u-1", Some("+14155550180")).await;
+    let current = api.deps.store.get("u-1").await.unwrap().unwrap();
+    api.deps.store.delete(&current).await.unwrap();
+    let mut next = current.clone();
+    next.name = "Ghost".into();
+    next.phone = Some("+14155550181".into());
+    next.version = 2;
+    let err = api.deps.store.replace(&current, &next).await.unwrap_err();
+    assert_eq!(err.code(), "version_mismatch");
+    assert!(raw_item(&api, "u-1").await.is_none());
+    assert_eq!(api.claim_count().await, 0, "the claim must roll back too");
 }
