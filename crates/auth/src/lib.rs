@@ -348,7 +348,8 @@ fn browser_error(deps: &Deps, err: Error) -> GatewayResponse {
 // -------------------------------------------------------------- refresh
 
 /// Optional JSON body of refresh and logout, for clients without cookies.
-#[derive(Debug, Default, Deserialize)]
+/// Not `Debug`: it holds a refresh token.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     refresh_token: Option<String>,
@@ -449,7 +450,13 @@ fn check_origin(deps: &Deps, request: &GatewayRequest) -> Result<(), ApiError> {
 
 async fn logout(deps: &Deps, request: &GatewayRequest) -> Result<GatewayResponse, ApiError> {
     check_origin(deps, request)?;
-    let body = token_body(request)?;
+    // A sign-out is never refused over its body: an unreadable one is
+    // ignored and the cookies' tokens are revoked and cleared all the same.
+    let body = token_body(request).unwrap_or_else(|err| {
+        // Only the code: the parser's message may quote the body.
+        tracing::info!(code = err.code(), "logout body ignored");
+        TokenBody::default()
+    });
     let config = &deps.config;
     let refresh_token = body
         .refresh_token
@@ -468,6 +475,18 @@ async fn logout(deps: &Deps, request: &GatewayRequest) -> Result<GatewayResponse
         .map(|t| Redacted(t.to_owned()));
 
     // Local sign-out always succeeds; what Cognito did is reported.
+    // GlobalSignOut goes first: revoking the refresh token also invalidates
+    // the access tokens issued from it, after which Cognito would refuse
+    // the sign-out with NotAuthorized.
+    let mut signed_out = false;
+    if config.global_sign_out
+        && let Some(token) = &access_token
+    {
+        match cognito::global_sign_out(&deps.cognito, token.expose()).await {
+            Ok(()) => signed_out = true,
+            Err(err) => tracing::info!(code = err.code(), "GlobalSignOut failed"),
+        }
+    }
     let mut revoked = false;
     if let Some(token) = &refresh_token {
         match deps.keys().await {
@@ -489,15 +508,6 @@ async fn logout(deps: &Deps, request: &GatewayRequest) -> Result<GatewayResponse
             Err(err) => {
                 tracing::error!(code = err.code(), error = %err, "no keys to revoke with");
             }
-        }
-    }
-    let mut signed_out = false;
-    if config.global_sign_out
-        && let Some(token) = &access_token
-    {
-        match cognito::global_sign_out(&deps.cognito, token.expose()).await {
-            Ok(()) => signed_out = true,
-            Err(err) => tracing::info!(code = err.code(), "GlobalSignOut failed"),
         }
     }
     tracing::info!(revoked, signed_out, "signed out");

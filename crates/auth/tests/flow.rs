@@ -120,6 +120,14 @@ async fn login_callback_refresh_logout_with_a_client_secret() {
     assert_eq!(logout.status, 200, "{logout:?}");
     assert_eq!(logout.body["revoked"], true);
     assert_eq!(logout.body["signed_out_globally"], true);
+    // Real Cognito's RevokeToken also invalidates the access tokens issued
+    // from the refresh token, so GlobalSignOut must come first.
+    let operations = h.proxy.operations();
+    assert_eq!(
+        operations[operations.len() - 2..],
+        ["GlobalSignOut", "RevokeToken"],
+        "{operations:?}"
+    );
     let logout_url = format!(
         "{}/logout?{}",
         h.hosted_ui.uri(),
@@ -371,4 +379,34 @@ async fn moto_still_answers_revoke_token_with_a_server_error() {
         .unwrap_err();
     let status = err.raw_response().map(|raw| raw.status().as_u16());
     assert_eq!(status, Some(500), "{err:?}");
+}
+
+#[tokio::test]
+async fn logout_with_a_malformed_body_still_revokes_and_clears_every_cookie() {
+    let h = Harness::start(Client::Public).await;
+    let tokens = h.pool.sign_in(&h.client_id, None).await;
+    let resp = h
+        .call(
+            Req::post("/auth/logout")
+                .cookie("refresh_token", &tokens.refresh_token)
+                .raw_body(&format!("{{\"refresh_token\": \"{}", tokens.refresh_token)),
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.body["revoked"], true);
+    for name in [
+        "access_token",
+        "id_token",
+        "refresh_token",
+        "auth_user",
+        "auth_state",
+    ] {
+        assert!(resp.clears(name), "{name}");
+    }
+    assert_eq!(
+        h.proxy.revoke_calls(),
+        [json!({"Token": tokens.refresh_token, "ClientId": h.client_id})]
+    );
+    resp.assert_holds_none(&[&tokens.refresh_token]);
+    assert_not_logged(&[&tokens.refresh_token]);
 }

@@ -203,6 +203,9 @@ impl Pool {
 pub struct RevokeLog {
     pub calls: Mutex<Vec<Value>>,
     pub fail: AtomicBool,
+    /// Every Cognito operation the proxy saw, in order (`RevokeToken`,
+    /// `GlobalSignOut`, ...).
+    pub operations: Mutex<Vec<String>>,
 }
 
 /// Answers `RevokeToken` (which moto does not implement: it answers 500)
@@ -240,6 +243,11 @@ impl CognitoProxy {
     pub fn revoke_calls(&self) -> Vec<Value> {
         self.revokes.calls.lock().unwrap().clone()
     }
+
+    /// The Cognito operations seen so far, in order.
+    pub fn operations(&self) -> Vec<String> {
+        self.revokes.operations.lock().unwrap().clone()
+    }
 }
 
 async fn proxy(
@@ -256,6 +264,11 @@ async fn proxy(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let operation = target
+        .strip_prefix("AWSCognitoIdentityProviderService.")
+        .unwrap_or(&target)
+        .to_owned();
+    log.operations.lock().unwrap().push(operation);
     if target == "AWSCognitoIdentityProviderService.RevokeToken" {
         log.calls
             .lock()
@@ -599,6 +612,11 @@ impl Req {
     }
     pub fn json(mut self, body: Value) -> Self {
         self.body = Some(body.to_string());
+        self
+    }
+    /// A body sent as it is (for malformed ones).
+    pub fn raw_body(mut self, body: &str) -> Self {
+        self.body = Some(body.to_owned());
         self
     }
     pub fn http_api(mut self) -> Self {
