@@ -208,6 +208,99 @@ async fn a_token_endpoint_5xx_is_temporarily_unavailable_not_a_500() {
     .await;
     let resp = h.call(login.callback("secret-code-6")).await;
     assert_error_redirect(&resp, "temporarily_unavailable");
+    let mut secrets = login_secrets(&login);
+    secrets.push("secret-code-6".into());
+    assert_leaks_nothing(&resp, &secrets);
+}
+
+#[tokio::test]
+async fn a_malformed_token_response_is_temporarily_unavailable_and_quotes_nothing() {
+    let h = Harness::start(Client::Public).await;
+    let login = h.login(None).await;
+    // Truncated JSON whose only field is a token: serde's message would quote it.
+    let partial = "eyJhbGciOiJSUzI1NiJ9.partial-id-token";
+    h.token_endpoint(
+        "secret-code-20",
+        &login.verifier(),
+        ResponseTemplate::new(200).set_body_string(format!("{{\"id_token\": \"{partial}")),
+    )
+    .await;
+    let resp = h.call(login.callback("secret-code-20")).await;
+    assert_error_redirect(&resp, "temporarily_unavailable");
+    let mut secrets = login_secrets(&login);
+    secrets.extend(["secret-code-20".into(), partial.into()]);
+    assert_leaks_nothing(&resp, &secrets);
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_is_temporarily_unavailable_and_stores_no_profile() {
+    // Port 9 on loopback: nothing listens there, the connection is refused.
+    let h = Harness::start_with(
+        Client::Public,
+        &[("JWKS_URL", "http://127.0.0.1:9/jwks.json")],
+        None,
+    )
+    .await;
+    let login = h.login(None).await;
+    let id_token = h.id_token();
+    h.token_endpoint(
+        "secret-code-21",
+        &login.verifier(),
+        token_response(&id_token, "access-21", "refresh-21"),
+    )
+    .await;
+    let resp = h.call(login.callback("secret-code-21")).await;
+    assert_error_redirect(&resp, "temporarily_unavailable");
+    let mut secrets = login_secrets(&login);
+    secrets.extend([
+        id_token,
+        "access-21".into(),
+        "refresh-21".into(),
+        "secret-code-21".into(),
+    ]);
+    assert_leaks_nothing(&resp, &secrets);
+    let sub = h.id_claims()["sub"].as_str().unwrap().to_owned();
+    assert!(h.item(&sub).await.is_none());
+}
+
+#[tokio::test]
+async fn expired_misaddressed_or_access_tokens_are_refused_as_id_tokens() {
+    let h = Harness::start(Client::Public).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let cases: [(&str, serde_json::Value); 4] = [
+        ("expired", json!({"exp": now - 3600, "iat": now - 7200})),
+        ("another client", json!({"aud": "some-other-client-id"})),
+        (
+            "another pool",
+            json!({"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other"}),
+        ),
+        ("an access token", json!({"token_use": "access"})),
+    ];
+    for (index, (what, changes)) in cases.into_iter().enumerate() {
+        let login = h.login(None).await;
+        let mut claims = h.id_claims();
+        for (name, value) in changes.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
+        let token = TestKey::primary().sign(&claims);
+        let code = format!("secret-code-3{index}");
+        h.token_endpoint(
+            &code,
+            &login.verifier(),
+            token_response(&token, "access-3x", "refresh-3x"),
+        )
+        .await;
+        let resp = h.call(login.callback(&code)).await;
+        assert_error_redirect(&resp, "invalid_id_token");
+        let mut secrets = login_secrets(&login);
+        secrets.extend([token, "access-3x".into(), "refresh-3x".into(), code]);
+        assert_leaks_nothing(&resp, &secrets);
+        let sub = h.id_claims()["sub"].as_str().unwrap().to_owned();
+        assert!(h.item(&sub).await.is_none(), "{what}: profile stored");
+    }
 }
 
 #[tokio::test]

@@ -492,6 +492,11 @@ impl Harness {
                 "authorization",
                 format!("Basic {basic}").as_str(),
             ));
+        } else {
+            // A public client has no secret: no Basic auth, nothing else.
+            mock = mock.and(|request: &wiremock::Request| {
+                !request.headers.contains_key("authorization")
+            });
         }
         mock.respond_with(answer)
             .expect(1)
