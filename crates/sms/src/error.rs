@@ -68,6 +68,10 @@ pub enum Error {
     /// The connection to Twilio failed or timed out.
     #[error("Twilio request failed: {0}")]
     TwilioTransport(String),
+    /// A DynamoDB or Secrets Manager call before the reply did not finish
+    /// within what was left of the invocation's time budget.
+    #[error("{0} outlasted the time budget")]
+    OutOfTime(&'static str),
     /// A bug or a misconfiguration.
     #[error("internal error: {0}")]
     Internal(String),
@@ -91,6 +95,7 @@ impl Error {
             Self::OpenAiTransport(_) => "openai_unreachable",
             Self::TwilioStatus { .. } => "twilio_error",
             Self::TwilioTransport(_) => "twilio_unreachable",
+            Self::OutOfTime(_) => "time_budget_exceeded",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -101,7 +106,9 @@ impl Error {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadSignature => StatusCode::FORBIDDEN,
             Self::MalformedForm(_) | Self::MissingField(_) => StatusCode::BAD_REQUEST,
-            Self::Secret(_) | Self::Store { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Secret(_) | Self::Store { .. } | Self::OutOfTime(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,7 +123,7 @@ impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         match err {
             Error::MethodNotAllowed(method) => ApiError::method_not_allowed(&method, &["POST"]),
-            Error::Secret(_) | Error::Store { .. } => {
+            Error::Secret(_) | Error::Store { .. } | Error::OutOfTime(_) => {
                 tracing::error!(code = err.code(), error = %err, "dependency unavailable");
                 ApiError::unavailable(RETRY_AFTER_SECS, "a dependency is unavailable; retry later")
             }

@@ -6,8 +6,9 @@
 //! 2. The `MessageSid` is claimed with a conditional write; a duplicate
 //!    gets empty TwiML and nothing else happens.
 //! 3. Until a reply may have left (REST send attempted), any internal
-//!    failure (DynamoDB down, ...) releases the claim and answers 503, so
-//!    Twilio's retry is handled from scratch: at least once.
+//!    failure (DynamoDB down or too slow for the time budget, ...) releases
+//!    the claim and answers 503, so Twilio's retry is handled from scratch:
+//!    at least once.
 //! 4. From the first send attempt on, failures are logged and the claim is
 //!    kept, so a retry can never send a second answer: at most once for
 //!    replies. A failed REST send is answered inline as TwiML instead.
@@ -32,6 +33,23 @@ use crate::{Deps, Error, signature, split, twiml};
 /// The least time given to storing the assistant turn once the answer is out.
 const STORE_AFTER_SEND_FLOOR: Duration = Duration::from_millis(500);
 
+/// The most a claim release may take once the budget is spent (the budget
+/// plus this stays under Lambda's and Twilio's 15 s).
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Runs a DynamoDB or Secrets Manager call made before any reply within
+/// what is left of the budget, so that slow AWS calls (each bounded only by
+/// the SDK's per-operation timeout) cannot add up past Twilio's window.
+async fn within<T>(
+    deadline: &Deadline,
+    what: &'static str,
+    call: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::time::timeout(deadline.remaining(), call)
+        .await
+        .unwrap_or(Err(Error::OutOfTime(what)))
+}
+
 /// Handles one request; errors become JSON error responses.
 pub async fn handle(deps: &Deps, request: GatewayRequest) -> Result<GatewayResponse, ApiError> {
     let deadline = Deadline::after(deps.time_budget);
@@ -55,7 +73,10 @@ async fn inbound(
         tracing::warn!(code = err.code(), error = %err, "webhook rejected: body is not a form");
         Error::BadSignature
     })?;
-    let secret = deps.secrets.get().await?;
+    let secret = within(deadline, "reading the secret", async {
+        Ok(deps.secrets.get().await?)
+    })
+    .await?;
     let credentials = Credentials::from_secret(&secret)?;
     let signature = request.header("x-twilio-signature").unwrap_or_default();
     if !signature::validate(
@@ -71,11 +92,13 @@ async fn inbound(
         return Err(Error::BadSignature);
     }
     let message = InboundMessage::from_params(&params)?;
-    if deps
-        .idempotency
-        .claim(&message.message_sid, SystemTime::now())
-        .await?
-        == Claim::Duplicate
+    let claim = within(
+        deadline,
+        "claiming the MessageSid",
+        deps.idempotency.claim(&message.message_sid, SystemTime::now()),
+    )
+    .await?;
+    if claim == Claim::Duplicate
     {
         tracing::info!(message_sid = %message.message_sid, outcome = "duplicate", "message already handled");
         return Ok(twiml::EMPTY.to_owned());
@@ -89,7 +112,13 @@ async fn inbound(
     match turn.respond().await {
         Ok(xml) => Ok(xml),
         Err(err) => {
-            match deps.idempotency.release(&message.message_sid).await {
+            let release = tokio::time::timeout(
+                RELEASE_TIMEOUT,
+                deps.idempotency.release(&message.message_sid),
+            )
+            .await
+            .unwrap_or(Err(Error::OutOfTime("releasing the MessageSid")));
+            match release {
                 Ok(()) => tracing::error!(
                     message_sid = %message.message_sid,
                     code = err.code(),
@@ -121,7 +150,13 @@ struct Turn<'a> {
 impl Turn<'_> {
     async fn respond(&self) -> Result<String, Error> {
         let (deps, message) = (self.deps, self.message);
-        let sender = deps.directory.find(&message.from).await?;
+        let deadline = self.deadline;
+        let sender = within(
+            deadline,
+            "looking up the sender",
+            deps.directory.find(&message.from),
+        )
+        .await?;
         match keywords::classify(&message.body, message.opt_out_type.as_deref()) {
             Some(Keyword::Stop) => return self.mirror(sender.as_ref(), false).await,
             Some(Keyword::Start) => return self.mirror(sender.as_ref(), true).await,
@@ -131,7 +166,12 @@ impl Turn<'_> {
             }
             Some(Keyword::Reset) => {
                 if let Some(known) = &sender {
-                    let cleared = deps.history.clear(&message.from).await?;
+                    let cleared = within(
+                        deadline,
+                        "clearing the history",
+                        deps.history.clear(&message.from),
+                    )
+                    .await?;
                     tracing::info!(
                         message_sid = %message.message_sid,
                         user_id = %known.user_id,
@@ -167,21 +207,25 @@ impl Turn<'_> {
             self.log_outcome("empty_message", Some(sender));
             return Ok(twiml::EMPTY.to_owned());
         }
-        let history = deps
-            .history
-            .recent(&message.from, deps.history_turns)
-            .await?;
-        let user_ts = deps
-            .history
-            .append(
+        let history = within(
+            self.deadline,
+            "reading the history",
+            deps.history.recent(&message.from, deps.history_turns),
+        )
+        .await?;
+        let user_ts = within(
+            self.deadline,
+            "storing the user turn",
+            deps.history.append(
                 &message.from,
                 Role::User,
                 &message.body,
                 Some(&message.message_sid),
                 0,
                 SystemTime::now(),
-            )
-            .await?;
+            ),
+        )
+        .await?;
         let prompt = Prompt {
             system: &deps.system_prompt,
             history: &history,
@@ -257,11 +301,17 @@ impl Turn<'_> {
         match sender {
             None => self.log_outcome(outcome, None),
             Some(known) => {
-                let mirrored = self
-                    .deps
-                    .directory
-                    .set_opt_in(known, &self.message.from, opt_in, SystemTime::now())
-                    .await?;
+                let mirrored = within(
+                    self.deadline,
+                    "mirroring the opt-in choice",
+                    self.deps.directory.set_opt_in(
+                        known,
+                        &self.message.from,
+                        opt_in,
+                        SystemTime::now(),
+                    ),
+                )
+                .await?;
                 tracing::info!(
                     message_sid = %self.message.message_sid,
                     user_id = %known.user_id,

@@ -763,6 +763,40 @@ async fn a_dynamodb_failure_before_any_reply_releases_the_message_for_twilios_re
 }
 
 #[tokio::test]
+async fn a_hung_dynamodb_is_503_within_the_time_budget_and_nothing_is_sent() {
+    let sms = Sms::with(Setup {
+        hung_dynamodb: true,
+        env: vec![
+            ("TIME_BUDGET_MS", "800".to_owned()),
+            ("OPENAI_TIMEOUT_MS", "500".to_owned()),
+        ],
+        ..Setup::default()
+    })
+    .await;
+    sms.seed_user("u-1", PHONE, true).await;
+    sms.openai_answers("never asked").await;
+    sms.twilio_accepts().await;
+    // Without the budget the SDK would wait on the silent endpoint for as
+    // long as it is allowed to; the answer must come whatever DynamoDB does.
+    let resp = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sms.call(Webhook::sms("SM0039", PHONE, "q").event()),
+    )
+    .await
+    .expect("the webhook answered");
+    assert_eq!(resp.status, 503, "{resp:?}");
+    assert_eq!(resp.error_code(), "service_unavailable", "{resp:?}");
+    assert!(sms.openai_requests().await.is_empty());
+    assert!(sms.twilio_requests().await.is_empty());
+    assert!(
+        logs()
+            .contents()
+            .contains("claiming the MessageSid outlasted the time budget"),
+        "the log names the slow call"
+    );
+}
+
+#[tokio::test]
 async fn a_missing_secret_key_is_503_and_the_log_names_it() {
     let sms =
         Sms::with(Setup::default().secret(secret_json(json!({"openai_api_key": null})))).await;

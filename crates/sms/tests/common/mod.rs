@@ -68,6 +68,20 @@ pub fn secret_json(extra: Value) -> String {
     secret.to_string()
 }
 
+/// A loopback endpoint that accepts connections, reads nothing and never
+/// answers: a dependency that hangs.
+async fn silent_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    url
+}
+
 /// The function over fresh tables, a fresh secret and two fakes.
 pub struct Sms {
     pub deps: Deps,
@@ -88,6 +102,9 @@ pub struct Setup {
     pub secret: String,
     /// Leave the history table out (a DynamoDB failure mid-message).
     pub without_history_table: bool,
+    /// Give the function a DynamoDB that accepts connections and never
+    /// answers (the harness's own client still reaches moto).
+    pub hung_dynamodb: bool,
 }
 
 impl Default for Setup {
@@ -96,6 +113,7 @@ impl Default for Setup {
             env: Vec::new(),
             secret: secret_json(json!({})),
             without_history_table: false,
+            hung_dynamodb: false,
         }
     }
 }
@@ -174,7 +192,15 @@ impl Sms {
         }
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let config = Config::from_env(pairs.as_slice()).unwrap();
-        let deps = Deps::new(config, dynamodb.clone(), secrets.clone()).unwrap();
+        let function_dynamodb = if setup.hung_dynamodb {
+            let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .endpoint_url(silent_endpoint().await)
+                .build();
+            aws_sdk_dynamodb::Client::from_conf(conf)
+        } else {
+            dynamodb.clone()
+        };
+        let deps = Deps::new(config, function_dynamodb, secrets.clone()).unwrap();
         Self {
             deps,
             dynamodb,
