@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bench;
 mod error;
 pub mod http_client;
 pub mod matcher;

@@ -519,7 +519,7 @@ impl SmokeMoto {
     }
 }
 
-fn function_program(zip: &Path, root: &Path) -> Result<PathBuf, Error> {
+pub(crate) fn function_program(zip: &Path, root: &Path) -> Result<PathBuf, Error> {
     let bootstrap = root.join("bootstrap");
     if bootstrap.is_file() {
         Ok(bootstrap)
@@ -531,7 +531,7 @@ fn function_program(zip: &Path, root: &Path) -> Result<PathBuf, Error> {
     }
 }
 
-fn extension_program(zip: &Path, root: &Path) -> Result<PathBuf, Error> {
+pub(crate) fn extension_program(zip: &Path, root: &Path) -> Result<PathBuf, Error> {
     let dir = root.join("extensions");
     let entries: Vec<PathBuf> = fs::read_dir(&dir)
         .map_err(|_| Error::Layout {
@@ -553,7 +553,7 @@ fn extension_program(zip: &Path, root: &Path) -> Result<PathBuf, Error> {
     }
 }
 
-async fn start_static_files(spec: &SmokeSpec) -> Result<Option<StaticFiles>, Error> {
+pub(crate) async fn start_static_files(spec: &SmokeSpec) -> Result<Option<StaticFiles>, Error> {
     let wanted = !spec.files.is_empty()
         || spec
             .env

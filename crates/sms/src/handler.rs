@@ -95,11 +95,11 @@ async fn inbound(
     let claim = within(
         deadline,
         "claiming the MessageSid",
-        deps.idempotency.claim(&message.message_sid, SystemTime::now()),
+        deps.idempotency
+            .claim(&message.message_sid, SystemTime::now()),
     )
     .await?;
-    if claim == Claim::Duplicate
-    {
+    if claim == Claim::Duplicate {
         tracing::info!(message_sid = %message.message_sid, outcome = "duplicate", "message already handled");
         return Ok(twiml::EMPTY.to_owned());
     }

@@ -779,7 +779,7 @@ async fn a_hung_dynamodb_is_503_within_the_time_budget_and_nothing_is_sent() {
     // Without the budget the SDK would wait on the silent endpoint for as
     // long as it is allowed to; the answer must come whatever DynamoDB does.
     let resp = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
+        Duration::from_secs(10),
         sms.call(Webhook::sms("SM0039", PHONE, "q").event()),
     )
     .await

@@ -14,6 +14,10 @@ usage: cargo xtask <command>
                              check dist/ against its manifest and print the size report
   smoke [--dist dist]        boot every artifact in dist/ against the Lambda API emulator
   repro [--only name,...]    build dist twice, from here and from a copy elsewhere; compare hashes
+  bench [--quick] [--no-build] [--skip-python] [--skip-micro] [--skip-qemu] [--only name,...]
+        [--dist dist] [--host-dist target/bench/dist-host] [--out docs] [--starts 20] [--invocations 1000]
+                             cold starts, peak RSS, warm latency, micro-benchmarks and sizes, side by side
+                             with the Python stack; writes docs/benchmarks.md and docs/benchmarks.svg
   ci                         everything CI runs, in order, stopping at the first failure";
 
 /// What to build for.
@@ -49,6 +53,31 @@ pub enum Command {
         only: Vec<String>,
     },
     Ci,
+    Bench(BenchArgs),
+}
+
+/// `cargo xtask bench` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BenchArgs {
+    /// A fast self-check: 3 starts, 20 invocations, no qemu, no criterion, no
+    /// Python; writes under target/bench/quick instead of docs/.
+    pub quick: bool,
+    /// Reuse the existing host and aarch64 dist directories; fail when missing.
+    pub no_build: bool,
+    pub skip_python: bool,
+    pub skip_micro: bool,
+    pub skip_qemu: bool,
+    /// Artifact names to benchmark; empty means all.
+    pub only: Vec<String>,
+    /// The aarch64 dist (sizes and the qemu check).
+    pub dist: PathBuf,
+    /// The host-target dist the native timings use.
+    pub host_dist: PathBuf,
+    /// Where benchmarks.md and benchmarks.svg go (`None`: docs/, or
+    /// target/bench/quick with --quick).
+    pub out: Option<PathBuf>,
+    pub starts: Option<usize>,
+    pub invocations: Option<usize>,
 }
 
 pub fn parse(args: &[String]) -> Result<Command, String> {
@@ -84,6 +113,19 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             only: take_list(&mut flags, "--only"),
         },
         "ci" => Command::Ci,
+        "bench" => Command::Bench(BenchArgs {
+            quick: flags.switch("--quick"),
+            no_build: flags.switch("--no-build"),
+            skip_python: flags.switch("--skip-python"),
+            skip_micro: flags.switch("--skip-micro"),
+            skip_qemu: flags.switch("--skip-qemu"),
+            only: take_list(&mut flags, "--only"),
+            dist: flags.path("--dist", "dist"),
+            host_dist: flags.path("--host-dist", "target/bench/dist-host"),
+            out: flags.take("--out").map(PathBuf::from),
+            starts: flags.count("--starts")?,
+            invocations: flags.count("--invocations")?,
+        }),
         other => return Err(format!("unknown command {other:?}")),
     };
     flags.finish(name)?;
@@ -115,7 +157,16 @@ fn parse_target(value: &str) -> Result<BuildTarget, String> {
     }
 }
 
-/// `--flag value` pairs, each flag at most once.
+/// Flags that take no value.
+const SWITCHES: &[&str] = &[
+    "--quick",
+    "--no-build",
+    "--skip-python",
+    "--skip-micro",
+    "--skip-qemu",
+];
+
+/// `--flag value` pairs (and value-less [`SWITCHES`]), each flag at most once.
 struct Flags(Vec<(String, String)>);
 
 impl Flags {
@@ -128,6 +179,7 @@ impl Flags {
             }
             let (flag, value) = match flag.split_once('=') {
                 Some((f, v)) => (f.to_owned(), v.to_owned()),
+                None if SWITCHES.contains(&flag.as_str()) => (flag.clone(), "true".to_owned()),
                 None => (
                     flag.clone(),
                     iter.next()
@@ -146,6 +198,22 @@ impl Flags {
     fn take(&mut self, flag: &str) -> Option<String> {
         let index = self.0.iter().position(|(f, _)| f == flag)?;
         Some(self.0.remove(index).1)
+    }
+
+    fn switch(&mut self, flag: &str) -> bool {
+        self.take(flag).is_some()
+    }
+
+    /// A positive whole number.
+    fn count(&mut self, flag: &str) -> Result<Option<usize>, String> {
+        self.take(flag)
+            .map(|v| match v.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!(
+                    "{flag}: expected a positive whole number, got {v:?}"
+                )),
+            })
+            .transpose()
     }
 
     fn path(&mut self, flag: &str, default: &str) -> PathBuf {
@@ -254,6 +322,49 @@ mod tests {
             Ok(Command::Smoke {
                 dist: "dist".into()
             })
+        );
+    }
+
+    #[test]
+    fn bench_defaults_to_the_full_run_into_docs() {
+        assert_eq!(
+            parse_str("bench"),
+            Ok(Command::Bench(BenchArgs {
+                quick: false,
+                no_build: false,
+                skip_python: false,
+                skip_micro: false,
+                skip_qemu: false,
+                only: vec![],
+                dist: "dist".into(),
+                host_dist: "target/bench/dist-host".into(),
+                out: None,
+                starts: None,
+                invocations: None,
+            }))
+        );
+    }
+
+    #[test]
+    fn bench_switches_take_no_value_and_counts_must_be_positive() {
+        let Ok(Command::Bench(args)) =
+            parse_str("bench --quick --no-build --only cors --starts 5 --skip-python")
+        else {
+            panic!("bench did not parse");
+        };
+        assert!(args.quick && args.no_build && args.skip_python);
+        assert!(!args.skip_micro && !args.skip_qemu);
+        assert_eq!(args.only, ["cors"]);
+        assert_eq!(args.starts, Some(5));
+        assert!(
+            parse_str("bench --starts 0")
+                .unwrap_err()
+                .contains("positive whole number")
+        );
+        assert!(
+            parse_str("dist --quick")
+                .unwrap_err()
+                .contains("does not take --quick")
         );
     }
 

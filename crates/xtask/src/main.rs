@@ -7,6 +7,7 @@
 //! cargo xtask smoke [--dist dist]
 //! cargo xtask repro [--only a,b]
 //! cargo xtask ci
+//! cargo xtask bench [--quick] [--no-build] [--skip-python] [--skip-micro] [--skip-qemu] ...
 //! ```
 //!
 //! Relative paths are taken from the workspace root. Every command checks the
@@ -14,6 +15,7 @@
 // This is a command-line tool: its stdout is its interface.
 #![allow(clippy::print_stdout)]
 
+mod bench;
 mod ci;
 mod cli;
 mod dist;
@@ -87,6 +89,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
             repro::repro(&ws, &target, &only)
         }
         Command::Ci => ci::ci(&ws),
+        Command::Bench(args) => bench::bench(&ws, &args),
     }
 }
 

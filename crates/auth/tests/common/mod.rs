@@ -494,9 +494,8 @@ impl Harness {
             ));
         } else {
             // A public client has no secret: no Basic auth, nothing else.
-            mock = mock.and(|request: &wiremock::Request| {
-                !request.headers.contains_key("authorization")
-            });
+            mock = mock
+                .and(|request: &wiremock::Request| !request.headers.contains_key("authorization"));
         }
         mock.respond_with(answer)
             .expect(1)
