@@ -138,6 +138,101 @@ pub fn slowest_logged_step(log: &str) -> Option<(String, f64)> {
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// The share of the `.text` section each crate takes, largest first, as
+/// `cargo bloat --crates --message-format json` reports it.
+pub fn bloat_summary(json: &str, top: usize) -> anyhow::Result<String> {
+    let value: Value = serde_json::from_str(json).context("cargo bloat's output is not JSON")?;
+    let text = value["text-section-size"]
+        .as_u64()
+        .filter(|t| *t > 0)
+        .context("cargo bloat's output has no text-section-size")?;
+    let crates = value["crates"]
+        .as_array()
+        .context("cargo bloat's output has no crates")?;
+    let parts: Vec<String> = crates
+        .iter()
+        .filter_map(|c| Some((c["name"].as_str()?, c["size"].as_u64()?)))
+        .take(top)
+        .map(|(name, size)| format!("{name} {:.0}%", size as f64 * 100.0 / text as f64))
+        .collect();
+    Ok(format!(
+        "{} of {} of code (cargo bloat, host build)",
+        parts.join(", "),
+        render::mib(text)
+    ))
+}
+
+/// Runs cargo-bloat (when installed) on the artifacts behind missed size
+/// targets: sms and the largest artifact. Builds in its own target
+/// directory, because cargo-bloat needs unstripped binaries.
+fn size_breakdown(ws: &Workspace, report: &Report) -> Vec<(String, String)> {
+    let missed: Vec<String> = model::targets(report)
+        .into_iter()
+        .filter(|l| !l.met && !l.measured.contains("not in dist"))
+        .map(|l| l.key)
+        .collect();
+    let mut names: Vec<String> = Vec::new();
+    if missed.iter().any(|k| k == "sms zip") {
+        names.push("sms".into());
+    }
+    if missed
+        .iter()
+        .any(|k| k != "sms zip" && !k.starts_with("cold start ") && !k.starts_with("peak rss "))
+        && let Some(largest) = report.sizes.iter().max_by_key(|s| s.zip_bytes)
+        && !names.contains(&largest.name)
+    {
+        names.push(largest.name.clone());
+    }
+    if names.is_empty() || !crate::run::on_path("cargo-bloat") {
+        return Vec::new();
+    }
+    let Ok(set) = ws.artifacts() else {
+        return Vec::new();
+    };
+    let env = dist::BuildEnv::from_workspace(ws);
+    let mut out = Vec::new();
+    for name in names {
+        let Some(artifact) = set.get(&name) else {
+            continue;
+        };
+        let mut cargo = Command::new(&ws.cargo);
+        cargo
+            .current_dir(&ws.root)
+            .args(["bloat", "--release", "--locked", "-p", &artifact.package])
+            .args(["--bin", &artifact.binary])
+            .args(["--crates", "-n", "8", "--message-format", "json"])
+            .env("AWS_LC_SYS_NO_JITTER_ENTROPY", "1")
+            .env("SOURCE_DATE_EPOCH", &env.source_date_epoch)
+            .env("CARGO_TARGET_DIR", ws.target_dir.join("bench/bloat"));
+        eprintln!("$ {}", crate::run::describe(&cargo));
+        let summary = cargo
+            .output()
+            .context("starting cargo bloat")
+            .and_then(|output| {
+                if !output.status.success() {
+                    bail!(
+                        "cargo bloat failed: {}",
+                        String::from_utf8_lossy(&output.stderr)
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                    );
+                }
+                let stdout = String::from_utf8_lossy(&output.stdout);
+                let json = stdout.lines().rfind(|l| l.starts_with('{')).unwrap_or("");
+                bloat_summary(json, 6)
+            });
+        match summary {
+            Ok(text) => {
+                eprintln!("bench {name}: {text}");
+                out.push((name, text));
+            }
+            Err(err) => eprintln!("bench {name}: no size breakdown: {err:#}"),
+        }
+    }
+    out
+}
+
 /// An artifact's name and the captured output of its last process.
 type Log = (String, String);
 
@@ -332,8 +427,9 @@ fn python(ws: &Workspace, runs: usize) -> anyhow::Result<PythonBaseline> {
     PythonBaseline::parse(&text).with_context(|| format!("reading {}", out.display()))
 }
 
-/// What dominates each missed target, so the next step is obvious.
-fn findings(report: &Report, logs: &[Log]) -> Vec<(String, String)> {
+/// What dominates each missed target, so the next step is obvious; `bloat`
+/// holds [`bloat_summary`]'s text per artifact.
+fn findings(report: &Report, logs: &[Log], bloat: &[(String, String)]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for line in model::targets(report).iter().filter(|l| !l.met) {
         let text = if let Some(name) = line.key.strip_prefix("cold start ") {
@@ -366,12 +462,21 @@ fn findings(report: &Report, logs: &[Log]) -> Vec<(String, String)> {
                 .take(3)
                 .map(|s| format!("{} {}", s.name, render::mib(s.zip_bytes)))
                 .collect();
-            let bloat = if crate::run::on_path("cargo-bloat") {
-                "`cargo bloat --release -p <crate> --crates` for the crates inside"
+            // The artifact the target names, else the largest one.
+            let inside = if line.key == "sms zip" {
+                Some("sms")
             } else {
-                "install cargo-bloat locally and run `cargo bloat --release -p <crate> --crates`"
+                largest.first().map(|s| s.name.as_str())
             };
-            format!("largest: {}; {bloat}", names.join(", "))
+            let crates = inside
+                .and_then(|name| bloat.iter().find(|(n, _)| n == name))
+                .map(|(name, text)| format!("; {name}'s code by crate: {text}"))
+                .unwrap_or_else(|| {
+                    "; install cargo-bloat (`cargo install --locked cargo-bloat`) to see the \
+                     crates inside"
+                        .to_owned()
+                });
+            format!("largest: {}{crates}", names.join(", "))
         };
         out.push((line.key.clone(), text));
     }
@@ -507,7 +612,8 @@ pub fn bench(ws: &Workspace, args: &BenchArgs) -> anyhow::Result<()> {
         notes,
         findings: Vec::new(),
     };
-    report.findings = findings(&report, &logs);
+    let bloat = size_breakdown(ws, &report);
+    report.findings = findings(&report, &logs, &bloat);
 
     let markdown = render::render(&report);
     let caption = format!(
@@ -576,6 +682,19 @@ pub fn bench(ws: &Workspace, args: &BenchArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cargo_bloat_json_becomes_each_crates_share_of_the_code() {
+        let json = r#"{"file-size":5000000,"text-section-size":2097152,"crates":[
+            {"name":"aws_sdk_dynamodb","size":524288},{"name":"std","size":209715},
+            {"name":"aws_lc_sys","size":104858}]}"#;
+        assert_eq!(
+            bloat_summary(json, 2).unwrap(),
+            "aws_sdk_dynamodb 25%, std 10% of 2.00 MiB of code (cargo bloat, host build)"
+        );
+        assert!(bloat_summary("not json", 2).is_err());
+        assert!(bloat_summary(r#"{"crates":[]}"#, 2).is_err());
+    }
 
     #[test]
     fn the_slowest_logged_step_is_found_in_json_log_lines() {
