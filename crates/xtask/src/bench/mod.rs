@@ -108,13 +108,15 @@ fn measured_from(run: &SmokeRun, report: &BenchReport) -> anyhow::Result<Measure
 }
 
 /// The slowest step a function logged during init, when its log lines carry
-/// a duration (`*_ms` or `duration*` numeric fields).
+/// a duration (`*_ms` or `duration*` numeric fields). Lines logged inside an
+/// invocation (their span has a `requestId`) are not init.
 pub fn slowest_logged_step(log: &str) -> Option<(String, f64)> {
     log.lines()
         .filter_map(|line| {
             let json = &line[line.find('{')?..];
             serde_json::from_str::<Value>(json).ok()
         })
+        .filter(|v| v.pointer("/span/requestId").is_none())
         .flat_map(|v| {
             let message = v
                 .pointer("/fields/message")
@@ -701,6 +703,7 @@ mod tests {
         let log = "--- output of bootstrap ---\n\
             stdout | {\"level\":\"INFO\",\"fields\":{\"message\":\"config loaded\",\"elapsed_ms\":1.5}}\n\
             stdout | {\"level\":\"INFO\",\"fields\":{\"message\":\"clients built\",\"elapsed_ms\":7.25}}\n\
+            stdout | {\"fields\":{\"message\":\"request handled\",\"duration_ms\":9.5},\"span\":{\"requestId\":\"r-1\"}}\n\
             stderr | not json\n\
             --- end of output ---";
         assert_eq!(
