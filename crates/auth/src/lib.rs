@@ -68,7 +68,7 @@ pub struct Deps {
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     /// DynamoDB (profiles).
     pub dynamodb: aws_sdk_dynamodb::Client,
-    /// HTTP client for the token endpoint.
+    /// HTTP client for the token endpoint and the JWKS.
     pub http: reqwest::Client,
 }
 
@@ -80,8 +80,8 @@ impl Deps {
             .timeout(oauth::TOKEN_TIMEOUT)
             .build()
             .map_err(|err| Error::Internal(format!("building the HTTP client: {err}")))?;
-        let verifier = Verifier::new(config.jwt.clone())
-            .map_err(|err| Error::Internal(format!("building the verifier: {err}")))?;
+        // One client, so the TLS root certificates load once at start-up.
+        let verifier = Verifier::with_http_client(config.jwt.clone(), http.clone());
         Ok(Self {
             secrets: SecretCache::new(
                 aws.secretsmanager_client(),

@@ -46,20 +46,31 @@ impl std::fmt::Debug for JwksCache {
 }
 
 impl JwksCache {
-    /// An empty cache for the JWKS at `url`.
+    /// An empty cache for the JWKS at `url`, with an HTTP client of its own.
     pub fn new(url: impl Into<String>, refetch_interval: Duration) -> Result<Self, Error> {
         let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(|err| Error::HttpClient(err.to_string()))?;
-        Ok(Self {
+        Ok(Self::with_client(url, refetch_interval, client))
+    }
+
+    /// An empty cache for the JWKS at `url` that fetches with `client`
+    /// (shared with the rest of the function: every reqwest client loads the
+    /// TLS root certificates once more at start-up). Each fetch is bounded
+    /// by its own timeout whatever the client's.
+    pub fn with_client(
+        url: impl Into<String>,
+        refetch_interval: Duration,
+        client: reqwest::Client,
+    ) -> Self {
+        Self {
             url: url.into(),
             client,
             refetch_interval,
             keys: RwLock::new(Arc::new(HashMap::new())),
             last_fetch: tokio::sync::Mutex::new(None),
-        })
+        }
     }
 
     /// The URL the keys come from.
@@ -153,6 +164,7 @@ impl JwksCache {
         let mut response = self
             .client
             .get(&self.url)
+            .timeout(FETCH_TIMEOUT)
             .send()
             .await
             .map_err(|err| Error::JwksFetch(err.without_url().to_string()))?;

@@ -73,6 +73,18 @@ impl Verifier {
     /// or by [`Verifier::prefetch`].
     pub fn new(config: VerifierConfig) -> Result<Self, Error> {
         let jwks = JwksCache::new(config.jwks_url.clone(), config.refetch_interval)?;
+        Ok(Self::with_jwks(config, jwks))
+    }
+
+    /// [`Verifier::new`], fetching the JWKS with `client` (a function that
+    /// makes other HTTP calls shares its client: one TLS root store load
+    /// at start-up instead of two).
+    pub fn with_http_client(config: VerifierConfig, client: reqwest::Client) -> Self {
+        let jwks = JwksCache::with_client(config.jwks_url.clone(), config.refetch_interval, client);
+        Self::with_jwks(config, jwks)
+    }
+
+    fn with_jwks(config: VerifierConfig, jwks: JwksCache) -> Self {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = config.leeway.as_secs();
         validation.validate_exp = true;
@@ -82,11 +94,11 @@ impl Verifier {
         validation.validate_aud = false;
         validation.set_issuer(&[config.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        Ok(Self {
+        Self {
             config,
             jwks,
             validation,
-        })
+        }
     }
 
     /// The configuration this verifier enforces.

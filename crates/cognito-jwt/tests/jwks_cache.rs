@@ -250,3 +250,27 @@ async fn failed_prefetch_does_not_delay_the_first_request() {
     .await;
     v.verify(&token(&v, &key)).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_shared_client_without_timeouts_still_bounds_the_jwks_fetch() {
+    let server = MockServer::start().await;
+    let key = TestKey::primary();
+    serve(
+        &server,
+        ResponseTemplate::new(200)
+            .set_body_json(jwks(&[&key]))
+            .set_delay(Duration::from_secs(30)),
+    )
+    .await;
+    let mut config =
+        VerifierConfig::for_user_pool("us-east-1", "us-east-1_CachePool", vec![CLIENT.into()]);
+    config.jwks_url = format!("{}{JWKS_PATH}", server.uri());
+    // A client as a function might share it: no timeout of its own.
+    let v = Verifier::with_http_client(config, reqwest::Client::new());
+    let outcome = tokio::time::timeout(Duration::from_secs(15), v.verify(&token(&v, &key)))
+        .await
+        .expect("the fetch is bounded by the cache, not by the client");
+    let err = outcome.unwrap_err();
+    assert!(matches!(err, Error::NoKeys(_)), "{err:?}");
+    assert_eq!(requests(&server).await, 1);
+}
