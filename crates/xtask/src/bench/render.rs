@@ -135,7 +135,8 @@ pub fn readme_section(report: &Report, docs: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Measured {} on {} ({}, {} cores), {}, by `cargo xtask bench`;          every number and how it is taken: [{docs}/benchmarks.md]({docs}/benchmarks.md).\n",
+        "Measured {} on {} ({}, {} cores), {}, by `cargo xtask bench`; \
+         every number and how it is taken: [{docs}/benchmarks.md]({docs}/benchmarks.md).\n",
         h.date, h.arch, h.cpu_model, h.cores, h.rustc
     );
     out.push_str(&comparison_table(report));
@@ -467,6 +468,8 @@ mod tests {
     fn the_readme_section_replaces_only_what_lies_between_the_markers() {
         let readme = format!("# Title\n\n{README_START}\nold numbers\n{README_END}\n\n## Next\n");
         let section = readme_section(&report(), "docs");
+        let first = section.lines().next().unwrap();
+        assert!(!first.contains("  "), "{first}");
         let spliced = splice_readme(&readme, &section).unwrap();
         assert!(spliced.starts_with(&format!("# Title\n\n{README_START}\nMeasured ")));
         assert!(spliced.ends_with(&format!("{README_END}\n\n## Next\n")));
