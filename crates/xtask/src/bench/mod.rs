@@ -107,11 +107,12 @@ fn measured_from(run: &SmokeRun, report: &BenchReport) -> anyhow::Result<Measure
     })
 }
 
-/// The slowest step a function logged during init, when its log lines carry
-/// a duration (`*_ms` or `duration*` numeric fields). Lines logged inside an
+/// The steps a function logged during init with a duration (`*_ms` or
+/// `duration*` numeric fields), slowest first. Lines logged inside an
 /// invocation (their span has a `requestId`) are not init.
-pub fn slowest_logged_step(log: &str) -> Option<(String, f64)> {
-    log.lines()
+pub fn logged_init_steps(log: &str) -> Vec<(String, f64)> {
+    let mut steps: Vec<(String, f64)> = log
+        .lines()
         .filter_map(|line| {
             let json = &line[line.find('{')?..];
             serde_json::from_str::<Value>(json).ok()
@@ -137,7 +138,9 @@ pub fn slowest_logged_step(log: &str) -> Option<(String, f64)> {
                 })
                 .unwrap_or_default()
         })
-        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .collect();
+    steps.sort_by(|a, b| b.1.total_cmp(&a.1));
+    steps
 }
 
 /// The share of the `.text` section each crate takes, largest first, as
@@ -436,15 +439,22 @@ fn findings(report: &Report, logs: &[Log], bloat: &[(String, String)]) -> Vec<(S
     for line in model::targets(report).iter().filter(|l| !l.met) {
         let text = if let Some(name) = line.key.strip_prefix("cold start ") {
             let m = report.measured.iter().find(|m| m.name == name);
-            let step = logs
+            let steps = logs
                 .iter()
                 .find(|(n, _)| n == name)
-                .and_then(|(_, log)| slowest_logged_step(log));
-            let mut text = match step {
-                Some((step, ms)) => format!("slowest logged init step: {step} {ms:.1} ms"),
-                None => "the init logs no step durations; profile with `strace -r` or \
-                         `perf record` on the host build"
-                    .to_owned(),
+                .map(|(_, log)| logged_init_steps(log))
+                .unwrap_or_default();
+            let mut text = if steps.is_empty() {
+                "the init logs no step durations; profile with `strace -r` or \
+                 `perf record` on the host build"
+                    .to_owned()
+            } else {
+                let listed: Vec<String> = steps
+                    .iter()
+                    .take(3)
+                    .map(|(step, ms)| format!("{step} {ms:.1} ms"))
+                    .collect();
+                format!("init steps logged, slowest first: {}", listed.join(", "))
             };
             if let Some(first) = m.and_then(|m| m.first_response_ms) {
                 text.push_str(&format!("; first response at {:.1} ms", first.median));
@@ -699,7 +709,7 @@ mod tests {
     }
 
     #[test]
-    fn the_slowest_logged_step_is_found_in_json_log_lines() {
+    fn init_steps_are_read_from_json_log_lines_slowest_first() {
         let log = "--- output of bootstrap ---\n\
             stdout | {\"level\":\"INFO\",\"fields\":{\"message\":\"config loaded\",\"elapsed_ms\":1.5}}\n\
             stdout | {\"level\":\"INFO\",\"fields\":{\"message\":\"clients built\",\"elapsed_ms\":7.25}}\n\
@@ -707,10 +717,13 @@ mod tests {
             stderr | not json\n\
             --- end of output ---";
         assert_eq!(
-            slowest_logged_step(log),
-            Some(("clients built (elapsed_ms)".to_owned(), 7.25))
+            logged_init_steps(log),
+            [
+                ("clients built (elapsed_ms)".to_owned(), 7.25),
+                ("config loaded (elapsed_ms)".to_owned(), 1.5)
+            ]
         );
-        assert_eq!(slowest_logged_step("stdout | {\"message\":\"x\"}"), None);
+        assert!(logged_init_steps("stdout | {\"message\":\"x\"}").is_empty());
     }
 
     #[test]
