@@ -603,8 +603,9 @@ pub fn bench(ws: &Workspace, args: &BenchArgs) -> anyhow::Result<()> {
     notes.push(
         "Release builds set `AWS_LC_SYS_NO_JITTER_ENTROPY=1`; with aws-lc's jitter entropy \
          source, the first random draw in a fresh process (what the first TLS connection or \
-         signature does) took a median of 96.7 ms instead of 0.09 ms (README, \"One TLS and \
-         crypto stack\"): it would dominate every cold start in this table."
+         signature does) took a median of 96.7 ms instead of 0.09 ms in a one-off measurement \
+         (README, \"One TLS and crypto stack\"; not repeated by this command): it would \
+         dominate every cold start in this table."
             .to_owned(),
     );
     notes.push(

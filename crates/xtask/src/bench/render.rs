@@ -445,7 +445,7 @@ pub fn render(report: &Report) -> String {
         }
     }
     out.push_str(
-        "\n## Reproduce\n\n```sh\ncargo xtask setup      # zig/cargo-zigbuild, qemu, moto\ncargo xtask bench      # builds dist/ (aarch64) and a host build, ~10-20 min on 2 cores\n\
+        "\n## Reproduce\n\n```sh\ncargo xtask setup      # zig/cargo-zigbuild, qemu, moto\ncargo xtask bench      # builds dist/ (aarch64) and a host build: ~30 min on 2 cores from cold, ~10 min warm\n\
          cargo xtask bench --no-build --skip-python   # reuse the builds, Rust side only\n```\n",
     );
     out
