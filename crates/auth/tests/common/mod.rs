@@ -768,6 +768,19 @@ impl Resp {
             .is_some_and(|c| c.starts_with(&format!("{name}=;")) && c.contains("Max-Age=0"))
     }
 
+    /// Every cookie the function sets is cleared (what a logout does).
+    pub fn assert_clears_every_cookie(&self) {
+        for name in [
+            "access_token",
+            "id_token",
+            "refresh_token",
+            "auth_user",
+            "auth_state",
+        ] {
+            assert!(self.clears(name), "{name} not cleared: {self:?}");
+        }
+    }
+
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("<no code>")
     }
