@@ -344,12 +344,7 @@ mod tests {
     #[test]
     fn a_failing_external_step_fails_with_its_command_line() {
         let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace {
-            root: dir.path().to_owned(),
-            target_dir: dir.path().join("target"),
-            cargo_home: dir.path().join("cargo"),
-            cargo: "cargo".into(),
-        };
+        let ws = Workspace::in_dir(dir.path());
         let target = BuildTarget::Host;
         let failing = Step::run("lint", "sh", &["-c", "exit 3"]);
         let err = execute(&ws, &target, &failing.action)

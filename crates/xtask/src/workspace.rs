@@ -53,6 +53,17 @@ impl Workspace {
         })
     }
 
+    /// A workspace rooted at `dir`, its target and cargo home inside it (tests).
+    #[cfg(test)]
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            root: dir.to_owned(),
+            target_dir: dir.join("target"),
+            cargo_home: dir.join("cargo"),
+            cargo: "cargo".into(),
+        }
+    }
+
     /// `path` if absolute, else relative to the workspace root.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         self.root.join(path)

@@ -730,12 +730,7 @@ mod tests {
     #[test]
     fn no_build_without_a_dist_names_the_command_that_builds_it() {
         let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace {
-            root: dir.path().to_owned(),
-            target_dir: dir.path().join("target"),
-            cargo_home: dir.path().join("cargo"),
-            cargo: "cargo".into(),
-        };
+        let ws = Workspace::in_dir(dir.path());
         let args = BenchArgs {
             quick: true,
             no_build: true,
