@@ -6,11 +6,11 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+# Bearer tokens, so that the API may stay on its execute-api URL.
 variables {
-  artifacts_dir                = "tests/fixtures/artifacts"
-  app_url                      = "https://app.example.com"
-  cors_allowed_origins         = ["https://app.example.com"]
   authorizer_credential_source = "authorization"
+  domain_name                  = null
+  certificate_arn              = null
 }
 
 run "permissions_are_scoped_to_each_method_and_path" {

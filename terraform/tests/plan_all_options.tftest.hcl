@@ -62,6 +62,7 @@ variables {
 
   stage_name                       = "prod"
   domain_name                      = "api.shop.example.com"
+  certificate_arn                  = null # created and validated through the zone
   route53_zone_id                  = "Z0123456789"
   base_path                        = "v1"
   throttling_rate_limit            = 20

@@ -1,30 +1,13 @@
 # The default configuration, planned against the real AWS provider schema
 # with mocked answers (tests/mocks): the required inputs only, plus the
-# custom domain that the default cookie-based sign-in needs.
+# custom domain that the default cookie-based sign-in needs
+# (tests/terraform.tfvars).
 #
 # Every plan run expects check.deployed_code_is_the_build to be unknown:
 # Lambda reports the deployed code only once the functions exist.
 
 mock_provider "aws" {
   source = "./tests/mocks"
-}
-
-override_data {
-  target = data.aws_service_principal.lambda
-  values = { name = "lambda.amazonaws.com" }
-}
-
-override_data {
-  target = data.aws_service_principal.apigateway
-  values = { name = "apigateway.amazonaws.com" }
-}
-
-variables {
-  artifacts_dir        = "tests/fixtures/artifacts"
-  app_url              = "https://app.example.com"
-  cors_allowed_origins = ["https://app.example.com"]
-  domain_name          = "api.example.com"
-  certificate_arn      = "arn:aws:acm:eu-west-1:123456789012:certificate/given"
 }
 
 run "deploys_every_function_and_layer_of_the_manifest" {

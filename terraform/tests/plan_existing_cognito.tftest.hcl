@@ -6,11 +6,6 @@ mock_provider "aws" {
 }
 
 variables {
-  artifacts_dir        = "tests/fixtures/artifacts"
-  app_url              = "https://app.example.com"
-  cors_allowed_origins = ["https://app.example.com"]
-  domain_name          = "api.example.com"
-  certificate_arn      = "arn:aws:acm:eu-west-1:123456789012:certificate/given"
   create_cognito       = false
   cognito_user_pool_id = "eu-west-1_EXISTING"
   cognito_client_id    = "existingclient"

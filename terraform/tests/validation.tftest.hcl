@@ -5,14 +5,6 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
-variables {
-  artifacts_dir        = "tests/fixtures/artifacts"
-  app_url              = "https://app.example.com"
-  cors_allowed_origins = ["https://app.example.com"]
-  domain_name          = "api.example.com"
-  certificate_arn      = "arn:aws:acm:eu-west-1:123456789012:certificate/given"
-}
-
 run "callback_must_end_in_callback" {
   command = plan
   variables {

@@ -310,15 +310,18 @@ mod tests {
         }
     }
 
-    fn messages(routes: &[(&str, Route)]) -> Vec<String> {
-        let claims: Vec<Claim<'_>> = routes
+    fn claims<'a>(routes: &'a [(&'a str, Route)]) -> Vec<Claim<'a>> {
+        routes
             .iter()
             .map(|(f, r)| Claim {
                 function: f,
                 route: r,
             })
-            .collect();
-        conflicts(&claims)
+            .collect()
+    }
+
+    fn messages(routes: &[(&str, Route)]) -> Vec<String> {
+        conflicts(&claims(routes))
             .into_iter()
             .map(|c| format!("{}: {}", c.function, c.message))
             .collect()
@@ -456,13 +459,6 @@ mod tests {
             ("sms", route(Method::Post, "/sms/inbound")),
         ];
         assert!(messages(&routes).is_empty());
-        let claims: Vec<Claim<'_>> = routes
-            .iter()
-            .map(|(f, r)| Claim {
-                function: f,
-                route: r,
-            })
-            .collect();
-        assert_eq!(paths(&claims), ["/users/me", "/sms/inbound"]);
+        assert_eq!(paths(&claims(&routes)), ["/users/me", "/sms/inbound"]);
     }
 }

@@ -1,7 +1,8 @@
 # Stand-ins for what AWS would answer, shared by every test of the root
 # module (mock_provider "aws" { source = "./tests/mocks" }): account
-# 123456789012 in eu-west-1, partition aws. Computed attributes not listed
-# here get generated values on apply and stay unknown on plan.
+# 123456789012 in eu-west-1, partition aws, the commercial service
+# principals. Computed attributes not listed here get generated values on
+# apply and stay unknown on plan.
 
 mock_data "aws_caller_identity" {
   defaults = {
@@ -22,12 +23,6 @@ mock_data "aws_service" {
     region    = "eu-west-1"
     dns_name  = "execute-api.eu-west-1.amazonaws.com"
     partition = "aws"
-  }
-}
-
-mock_data "aws_service_principal" {
-  defaults = {
-    name = "service.amazonaws.com"
   }
 }
 
@@ -109,4 +104,14 @@ mock_resource "aws_api_gateway_domain_name" {
     regional_domain_name = "d-mock.execute-api.eu-west-1.amazonaws.com"
     regional_zone_id     = "ZMOCKZONE"
   }
+}
+
+override_data {
+  target = data.aws_service_principal.lambda
+  values = { name = "lambda.amazonaws.com" }
+}
+
+override_data {
+  target = data.aws_service_principal.apigateway
+  values = { name = "apigateway.amazonaws.com" }
 }
