@@ -206,6 +206,7 @@ mod tests {
             timeout_s: 3,
             layers: vec![],
             external_layers: vec![],
+            routes: vec![],
             budget: budget(),
         };
         let layer = LayerEntry {
@@ -228,6 +229,7 @@ mod tests {
             functions: BTreeMap::from([("cors".to_owned(), function)]),
             layers: BTreeMap::from([("telemetry".to_owned(), layer)]),
             external_layers: BTreeMap::new(),
+            preflight: None,
         };
         (manifest, set)
     }
