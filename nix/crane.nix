@@ -15,15 +15,20 @@
   buildTools,
 }:
 let
-  # Cargo sources only. nix/ is left out: its fixture workspaces hold
-  # Cargo.toml files that would otherwise rebuild the dependency cache. Every
-  # build sees the whole workspace: `--locked` needs every member to resolve
-  # Cargo.lock, as cargo does in `cargo xtask dist`.
+  # The workspace's Cargo sources and whole crate directories: crates
+  # include_str! files crane's commonCargoSources leaves out (moto-harness
+  # its Python server, cognito-jwt its test keys). nix/ is left out: its
+  # fixture workspaces hold Cargo.toml files that would otherwise rebuild the
+  # dependency cache. Every build sees the whole workspace: `--locked` needs
+  # every member to resolve Cargo.lock, as cargo does in `cargo xtask dist`.
   src = lib.fileset.toSource {
     inherit root;
-    fileset = lib.fileset.difference (craneLib.fileset.commonCargoSources root) (
-      lib.fileset.maybeMissing (root + "/nix")
-    );
+    fileset = lib.fileset.unions [
+      (lib.fileset.difference (craneLib.fileset.commonCargoSources root) (
+        lib.fileset.maybeMissing (root + "/nix")
+      ))
+      (root + "/crates")
+    ];
   };
 
   # What tests, clippy and rustdoc read besides Rust and TOML: fixtures,
