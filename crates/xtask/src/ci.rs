@@ -101,6 +101,10 @@ pub fn steps() -> Vec<Step> {
         Step::new("repro", Action::Repro),
         Step::new("nix-boot", Action::NixReplay(crate::replay::Phase::Boot)),
         Step::new(
+            "nix-artifact",
+            Action::NixReplay(crate::replay::Phase::Artifact),
+        ),
+        Step::new(
             "nix-controls",
             Action::NixReplay(crate::replay::Phase::Controls),
         ),
@@ -288,6 +292,7 @@ mod tests {
                 "tf-dist",
                 "repro",
                 "nix-boot",
+                "nix-artifact",
                 "nix-controls"
             ]
         );
@@ -329,6 +334,7 @@ mod tests {
         let names: Vec<&str> = steps().iter().map(|s| s.name).collect();
         let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
         assert!(at("nix-boot") > at("dist"));
+        assert!(at("nix-artifact") > at("dist"));
         assert!(at("nix-controls") > at("nix-boot"));
         assert!(at("nix-eval") < at("test"));
     }

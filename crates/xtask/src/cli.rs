@@ -18,10 +18,11 @@ usage: cargo xtask <command>
         [--dist dist] [--host-dist target/bench/dist-host] [--out docs] [--starts 20] [--invocations 1000]
                              cold starts, peak RSS, warm latency, micro-benchmarks and sizes, side by side
                              with the Python stack; writes docs/benchmarks.md and docs/benchmarks.svg
-  nix-replay [--phase eval,test,boot,controls] [--dist dist]
+  nix-replay [--phase eval,test,boot,artifact,controls] [--dist dist]
                              the flake's builds without Nix: evaluate every output for the three systems
                              through stand-in inputs, check its rules, replay lock resolution, the test
-                             suite and the boot checks under a Nix sandbox's conditions; negative controls
+                             suite, the boot checks and one artifact build under a Nix sandbox's conditions;
+                             negative controls
   ci                         everything CI runs, in order, stopping at the first failure";
 
 /// What to build for.

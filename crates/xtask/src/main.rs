@@ -6,7 +6,7 @@
 //! cargo xtask check [--dist dist] [--machine aarch64|x86_64]
 //! cargo xtask smoke [--dist dist]
 //! cargo xtask repro [--only a,b]
-//! cargo xtask nix-replay [--phase eval,test,boot,controls] [--dist dist]
+//! cargo xtask nix-replay [--phase eval,test,boot,artifact,controls] [--dist dist]
 //! cargo xtask ci
 //! cargo xtask bench [--quick] [--no-build] [--skip-python] [--skip-micro] [--skip-qemu] ...
 //! ```
@@ -99,6 +99,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
                     replay::Phase::Eval,
                     replay::Phase::Test,
                     replay::Phase::Boot,
+                    replay::Phase::Artifact,
                     replay::Phase::Controls,
                 ]
             } else {
@@ -106,7 +107,9 @@ fn execute(command: Command) -> anyhow::Result<()> {
                     .iter()
                     .map(|p| {
                         replay::Phase::parse(p).ok_or_else(|| {
-                            anyhow::anyhow!("--phase {p}: expected eval, test, boot or controls")
+                            anyhow::anyhow!(
+                                "--phase {p}: expected eval, test, boot, artifact or controls"
+                            )
                         })
                     })
                     .collect::<anyhow::Result<_>>()?

@@ -202,7 +202,7 @@ pub fn run(ws: &Workspace, checkout: &Path, dist: &Path) -> anyhow::Result<()> {
                 Phase::Boot => {
                     super::boot(ws, &dirs, &plan, &host, dist, &[control.boot.to_owned()])
                 }
-                Phase::Controls => Ok(()),
+                Phase::Artifact | Phase::Controls => Ok(()),
             }
         })();
         let took = started.elapsed().as_secs_f64();

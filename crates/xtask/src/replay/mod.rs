@@ -10,6 +10,9 @@
 //!   sandbox's conditions (./sandbox.rs): this is CI's test step;
 //! - `boot`: every `*-boot` check's script against the zips of `cargo xtask
 //!   dist`, with the lambda-emulator the flake builds (its crane command);
+//! - `artifact`: one artifact's derivations (its dependency build, then its
+//!   build) run as crane would, with zig, under the same conditions, in
+//!   their own target dir: the binary must be the bytes of dist's;
 //! - `controls`: the flake mutated back to each defect of issue 14 must fail
 //!   the phase that guards against it (./controls.rs).
 
@@ -38,6 +41,7 @@ pub enum Phase {
     Eval,
     Test,
     Boot,
+    Artifact,
     Controls,
 }
 
@@ -47,6 +51,7 @@ impl Phase {
             "eval" => Some(Self::Eval),
             "test" => Some(Self::Test),
             "boot" => Some(Self::Boot),
+            "artifact" => Some(Self::Artifact),
             "controls" => Some(Self::Controls),
             _ => None,
         }
@@ -397,6 +402,93 @@ fn boot(
     Ok(())
 }
 
+/// The artifact the `artifact` phase builds: the smallest function (a full
+/// release build of one artifact costs minutes; its crates have no C code,
+/// so the C flags are checked by the rules only).
+pub const REPLAYED_ARTIFACT: &str = "cors";
+
+/// Builds `name` with the flake's own derivations (the dependency build's
+/// commands, then the build's, in one tree as crane's inheritCargoArtifacts
+/// would chain them), zig and cargo-zigbuild included, under the sandbox's
+/// conditions, and compares the binary with the `bootstrap` of dist's zip.
+fn artifact(
+    ws: &Workspace,
+    dirs: &Dirs,
+    plan: &Plan,
+    host: &Host,
+    dist: &Path,
+    name: &str,
+) -> anyhow::Result<()> {
+    let system = host_system()?;
+    let set = ws.artifacts()?;
+    let target = set.settings.target.clone();
+    let zip = plan.output(system, &format!("packages.{name}"))?;
+    let binary = plan
+        .inputs(zip)
+        .into_iter()
+        .chain(zip.input_drvs.iter().filter_map(|p| plan.drvs.get(p)))
+        .find(|d| d.function() == Some("buildPackage") && d.builds_for(&target))
+        .with_context(|| format!("packages.{name} has no crane build for {target}"))?;
+    let deps = plan
+        .by_out(binary.var("cargoArtifacts").unwrap_or_default())
+        .with_context(|| format!("{} has no dependency build", binary.name()))?;
+    let src = binary
+        .recorded("src")
+        .context("the artifact build has no source")?;
+    let tree = dirs.base.join("artifact").join(tree_name(src));
+    tree::sync(Path::new(src), &tree)?;
+    let vendor = tree::vendor(ws, &tree.join("Cargo.lock"), &dirs.vendor())?;
+    let overrides = Overrides {
+        outputs: BTreeMap::from([(
+            binary.var("cargoVendorDir").unwrap_or_default().to_owned(),
+            vendor,
+        )]),
+        vars: BTreeMap::new(),
+        lenient: false,
+    };
+    let build = Build::new(&dirs.builds(), plan, binary, host, &overrides)?;
+    let env = build.environment(binary, &overrides);
+    let mut script = build.rewrite(binary.var("prePatch").unwrap_or_default());
+    script.push_str(CRANE_PRELUDE);
+    for d in [deps, binary] {
+        script.push_str(d.recorded("buildPhaseCargoCommand").unwrap_or_default());
+        script.push('\n');
+    }
+    let started = Instant::now();
+    let _ = std::fs::remove_dir_all(tree.join(".cargo-home"));
+    build
+        .run(&script, &tree, &env)
+        .with_context(|| format!("the replay of {}", binary.name()))?;
+    let artifact = set
+        .get(name)
+        .with_context(|| format!("no artifact {name}"))?;
+    let built = tree
+        .join("target")
+        .join(&target)
+        .join("release")
+        .join(&artifact.binary);
+    // Packed as the flake's zip derivation packs it (`lambda-pack zip`,
+    // stdenv's SOURCE_DATE_EPOCH).
+    let time = lambda_pack::archive::DosTime::from_source_date_epoch(Some("315532800"))?;
+    let ours = lambda_pack::archive::function_zip(&built, time)?;
+    let dist_zip = dist.join(format!("{name}.zip"));
+    let theirs =
+        std::fs::read(&dist_zip).with_context(|| format!("reading {}", dist_zip.display()))?;
+    if ours != theirs {
+        bail!(
+            "{system} packages.{name}: the flake's recipe gives a {}-byte zip, `cargo xtask dist` a {}-byte one with other bytes: the two recipes differ",
+            ours.len(),
+            theirs.len()
+        );
+    }
+    println!(
+        "nix-replay: {system} packages.{name}: the flake's recipe, run in its own tree with crane's vendored crates, gives the very bytes of dist/{name}.zip ({} bytes, {:.1} s)",
+        ours.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Options of one replay.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -422,6 +514,7 @@ pub fn replay(ws: &Workspace, options: &Options) -> anyhow::Result<()> {
             Phase::Eval => lock_resolution(ws, &dirs, &plan, &host)?,
             Phase::Test => test(ws, &dirs, &plan, &host, "")?,
             Phase::Boot => boot(ws, &dirs, &plan, &host, &options.dist, &[])?,
+            Phase::Artifact => artifact(ws, &dirs, &plan, &host, &options.dist, REPLAYED_ARTIFACT)?,
             Phase::Controls => controls::run(ws, &flake, &options.dist)?,
         }
         println!(

@@ -115,6 +115,9 @@ pub struct Host {
     pub ca_bundle: Option<PathBuf>,
     /// Programs resolved by name, overriding PATH lookups.
     pub programs: BTreeMap<String, PathBuf>,
+    /// Derivations of the flake's own (nix/zig.nix) that stand for a
+    /// program this machine has: pname -> programs.
+    pub by_pname: BTreeMap<String, Vec<String>>,
 }
 
 impl Host {
@@ -144,15 +147,30 @@ impl Host {
                 }
             }
         }
+        // The pinned zig inside the ziglang package, as nix/zig.nix unpacks it.
+        if let Some(zig) = probe(Command::new("python3").args([
+            "-c",
+            "import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), 'zig'))",
+        ])) {
+            programs.insert("zig".to_owned(), PathBuf::from(zig.trim()));
+        }
         if let Some(qemu) = crate::prereq::qemu_runner(lambda_pack::elf::Machine::Aarch64) {
             if let Some(path) = which(&qemu) {
                 programs.insert("qemu-aarch64".to_owned(), path);
             }
         }
+        let by_pname = BTreeMap::from([
+            ("zig".to_owned(), vec!["zig".to_owned()]),
+            (
+                "cargo-zigbuild".to_owned(),
+                vec!["cargo-zigbuild".to_owned()],
+            ),
+        ]);
         Ok(Self {
             toolchain_bin,
             ca_bundle,
             programs,
+            by_pname,
         })
     }
 
@@ -287,7 +305,26 @@ impl Build {
         let out = input.out().to_owned();
         let base = out.rsplit('/').next().unwrap_or_default().to_owned();
         let local = self.store.join(&base);
+        let pname = input.var("pname").unwrap_or_default();
+        let flake_tool = host
+            .by_pname
+            .get(pname)
+            .filter(|_| input.kind() == "derivation");
         match input.kind() {
+            _ if flake_tool.is_some() => {
+                let bin = local.join("bin");
+                std::fs::create_dir_all(&bin)?;
+                for program in flake_tool.into_iter().flatten() {
+                    match host.program(program, false) {
+                        Some(found) => symlink(&found, &bin.join(program))?,
+                        None if required => bail!(
+                            "the replay cannot provide `{program}` of {}: not on this machine",
+                            input.name()
+                        ),
+                        None => {}
+                    }
+                }
+            }
             "package" | "toolchain" => {
                 let bin = local.join("bin");
                 std::fs::create_dir_all(&bin)?;

@@ -93,17 +93,17 @@ pub fn registry_dir_name(source: &str) -> String {
 /// crane's vendored dependencies for `lock` (vendorCargoRegistries): per
 /// registry a directory of `<name>-<version>` crates unpacked from their
 /// .crate files, with `.cargo-checksum.json`, and a config.toml replacing
-/// crates-io with it. Built once per Cargo.lock under `cache`.
+/// crates-io with it. Kept at one path under `cache` and updated crate by
+/// crate when Cargo.lock changes, so that cargo's builds of unchanged crates
+/// (whose paths are part of their fingerprints) stay fresh.
 pub fn vendor(ws: &Workspace, lock: &Path, cache: &Path) -> anyhow::Result<PathBuf> {
     let text =
         std::fs::read_to_string(lock).with_context(|| format!("reading {}", lock.display()))?;
-    let dir = cache.join(&registry_dir_name(&text)[..16]);
-    let done = dir.join(".complete");
-    if done.is_file() {
+    let dir = cache.join("crates");
+    let stamp = dir.join(".lock-sha256");
+    let wanted_stamp = registry_dir_name(&text);
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted_stamp.as_str()) {
         return Ok(dir);
-    }
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
     }
     // What Nix's fixed-output downloads do: fetch every locked crate.
     run(Command::new(&ws.cargo)
@@ -116,6 +116,7 @@ pub fn vendor(ws: &Workspace, lock: &Path, cache: &Path) -> anyhow::Result<PathB
         .context("Cargo.lock has no packages")?;
     let caches = registry_caches(&ws.cargo_home)?;
     let mut sources = BTreeSet::new();
+    let mut kept: BTreeSet<PathBuf> = BTreeSet::new();
     for package in packages {
         let (Some(name), Some(version), Some(source), Some(checksum)) = (
             package.get("name").and_then(|v| v.as_str()),
@@ -131,6 +132,16 @@ pub fn vendor(ws: &Workspace, lock: &Path, cache: &Path) -> anyhow::Result<PathB
         let registry = dir.join(registry_dir_name(source));
         std::fs::create_dir_all(&registry)?;
         sources.insert(source.to_owned());
+        let crate_dir = registry.join(format!("{name}-{version}"));
+        kept.insert(crate_dir.clone());
+        let checksum_file = crate_dir.join(".cargo-checksum.json");
+        let checksum_json = format!("{{\"files\":{{}},\"package\":\"{checksum}\"}}");
+        if std::fs::read_to_string(&checksum_file).ok().as_deref() == Some(checksum_json.as_str()) {
+            continue;
+        }
+        if crate_dir.exists() {
+            std::fs::remove_dir_all(&crate_dir)?;
+        }
         let file = format!("{name}-{version}.crate");
         let crate_file = caches
             .iter()
@@ -152,12 +163,16 @@ pub fn vendor(ws: &Workspace, lock: &Path, cache: &Path) -> anyhow::Result<PathB
         if !status.success() {
             bail!("unpacking {} failed ({status})", crate_file.display());
         }
-        std::fs::write(
-            registry
-                .join(format!("{name}-{version}"))
-                .join(".cargo-checksum.json"),
-            format!("{{\"files\":{{}},\"package\":\"{checksum}\"}}"),
-        )?;
+        std::fs::write(&checksum_file, checksum_json)?;
+    }
+    // Crates no longer locked leave, as they would from crane's vendor dir.
+    for source in &sources {
+        for entry in std::fs::read_dir(dir.join(registry_dir_name(source)))? {
+            let path = entry?.path();
+            if !kept.contains(&path) {
+                std::fs::remove_dir_all(&path)?;
+            }
+        }
     }
     let mut config = String::new();
     for source in &sources {
@@ -179,7 +194,7 @@ pub fn vendor(ws: &Workspace, lock: &Path, cache: &Path) -> anyhow::Result<PathB
         }
     }
     std::fs::write(dir.join("config.toml"), config)?;
-    std::fs::write(&done, "")?;
+    std::fs::write(&stamp, wanted_stamp)?;
     Ok(dir)
 }
 
