@@ -141,9 +141,11 @@ impl Host {
             let exe = PathBuf::from(exe.trim());
             if let Some(dir) = exe.parent() {
                 programs.insert("python3".to_owned(), exe.clone());
-                let moto = dir.join("moto_server");
-                if moto.is_file() {
-                    programs.insert("moto_server".to_owned(), moto);
+                for program in ["moto_server", "cargo-zigbuild"] {
+                    let path = dir.join(program);
+                    if path.is_file() {
+                        programs.insert(program.to_owned(), path);
+                    }
                 }
             }
         }
