@@ -156,10 +156,10 @@ impl Host {
         ])) {
             programs.insert("zig".to_owned(), PathBuf::from(zig.trim()));
         }
-        if let Some(qemu) = crate::prereq::qemu_runner(lambda_pack::elf::Machine::Aarch64) {
-            if let Some(path) = which(&qemu) {
-                programs.insert("qemu-aarch64".to_owned(), path);
-            }
+        if let Some(qemu) = crate::prereq::qemu_runner(lambda_pack::elf::Machine::Aarch64)
+            && let Some(path) = which(&qemu)
+        {
+            programs.insert("qemu-aarch64".to_owned(), path);
         }
         let by_pname = BTreeMap::from([
             ("zig".to_owned(), vec!["zig".to_owned()]),
