@@ -97,9 +97,10 @@ let
         inherit replay;
       };
 
-  # A package of nixpkgs, standing in for the real one: its version at the
-  # locked revision where the flake depends on it, and what the replay maps
-  # it to on the CI machine (programs on PATH, files).
+  # A package of nixpkgs, standing in for the real one: what the replay maps
+  # it to on the CI machine (programs on PATH, files). Versions are "stub"
+  # except where the flake's behaviour depended on one (cargo-lambda 1.9.1
+  # and nixfmt 1.2 at the locked revision, as issue 14 records).
   package =
     pname: version: extra:
     mkDerivation (
@@ -137,19 +138,19 @@ let
     targetPlatform = host;
     inherit (host) isLinux isDarwin;
     mkDerivation = mk;
-    cc = package "gcc-wrapper" "15" {
+    cc = package "gcc-wrapper" "stub" {
       bins = [
         "cc"
         "c++"
         "ld"
         "ar"
       ];
-      passthru.cc.lib = package "gcc-lib" "15" { bins = [ ]; };
+      passthru.cc.lib = package "gcc-lib" "stub" { bins = [ ]; };
     };
   };
 
   python3Packages = {
-    moto = package "python3.13-moto" "5.1.22" {
+    moto = package "python3.13-moto" "stub" {
       bins = [ ];
       passthru.optional-dependencies.server = [ ];
     };
@@ -195,36 +196,36 @@ let
       };
     fetchPypi = import ./fetchpypi.nix { inherit (base) fetchurl; };
 
-    unzip = package "unzip" "6.0" { };
-    autoPatchelfHook = package "auto-patchelf-hook" "0" { bins = [ ]; };
-    libiconv = package "libiconv" "109" { bins = [ ]; };
-    git = package "git" "2.53.0" { };
-    cacert = package "nss-cacert" "3.121" {
+    unzip = package "unzip" "stub" { };
+    autoPatchelfHook = package "auto-patchelf-hook" "stub" { bins = [ ]; };
+    libiconv = package "libiconv" "stub" { bins = [ ]; };
+    git = package "git" "stub" { };
+    cacert = package "nss-cacert" "stub" {
       bins = [ ];
       files."etc/ssl/certs/ca-bundle.crt" = "ca-bundle";
     };
-    cargo-nextest = package "cargo-nextest" "0.9.132" { };
-    cargo-audit = package "cargo-audit" "0.22.1" { };
-    cargo-deny = package "cargo-deny" "0.19.4" { };
+    cargo-nextest = package "cargo-nextest" "stub" { };
+    cargo-audit = package "cargo-audit" "stub" { };
+    cargo-deny = package "cargo-deny" "stub" { };
     cargo-lambda = package "cargo-lambda" "1.9.1" { };
-    taplo = package "taplo" "0.10.0" { };
-    rsync = package "rsync" "3.4.1" { };
-    zstd = package "zstd" "1.5.7" { };
-    jq = package "jq" "1.8.1" { };
-    awscli2 = package "awscli2" "2.34.0" { bins = [ "aws" ]; };
+    taplo = package "taplo" "stub" { };
+    rsync = package "rsync" "stub" { };
+    zstd = package "zstd" "stub" { };
+    jq = package "jq" "stub" { };
+    awscli2 = package "awscli2" "stub" { bins = [ "aws" ]; };
     nixfmt = package "nixfmt" "1.2.0" { };
-    qemu = package "qemu" "10.2.2" {
+    qemu = package "qemu" "stub" {
       bins = [
         "qemu-system-aarch64"
         "qemu-aarch64"
       ];
     };
-    qemu-user = package "qemu-user" "10.2.2" { bins = [ "qemu-aarch64" ]; };
-    terraform = package "terraform" "1.14.8" { meta.unfree = true; };
-    python3 = package "python3" "3.13.12" {
+    qemu-user = package "qemu-user" "stub" { bins = [ "qemu-aarch64" ]; };
+    terraform = package "terraform" "stub" { meta.unfree = true; };
+    python3 = package "python3" "stub" {
       passthru.withPackages =
         f:
-        package "python3-env" "3.13.12" {
+        package "python3-env" "stub" {
           bins = [
             "python3"
           ]
