@@ -8,9 +8,12 @@
 //!   its status; client mistakes are 4xx, never 500.
 //! - [`CorsConfig`]: one CORS configuration applied to every response.
 //! - [`Identity`]: the caller as the Lambda authorizer described it.
+//! - [`csrf`]: the cross-site request forgery checks of cookie-authenticated
+//!   writes, shared by every function that accepts them.
 //! - [`handle`]: the one place that ties these together for a handler.
 
 mod cors;
+pub mod csrf;
 mod error;
 mod identity;
 mod request;
@@ -25,6 +28,7 @@ pub mod cors_vars {
         METHODS_VAR as METHODS, ORIGINS_VAR as ORIGINS,
     };
 }
+pub use authorizer_context::CredentialSource;
 pub use error::ApiError;
 pub use identity::Identity;
 pub use request::{GatewayRequest, PayloadVersion};
