@@ -257,7 +257,7 @@ async fn context_is_what_the_api_gateway_crate_reads_as_the_identity() {
     assert_eq!(identity.token_use.as_deref(), Some("access"));
     assert_eq!(
         identity.credential,
-        Some(api_gateway::CredentialSource::Authorization)
+        Some(CredentialSource::Authorization)
     );
 }
 

@@ -321,7 +321,10 @@ mod tests {
             started: None,
             failures_while_empty: 3,
         };
-        assert_eq!(state.wait(Duration::from_secs(2), true), Duration::from_secs(2));
+        assert_eq!(
+            state.wait(Duration::from_secs(2), true),
+            Duration::from_secs(2)
+        );
         // With keys cached, the interval is the rate limit for unknown kids.
         assert_eq!(state.wait(interval, false), interval);
     }

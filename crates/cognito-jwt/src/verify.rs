@@ -420,7 +420,11 @@ mod tests {
     fn every_claim_must_have_its_exact_json_type() {
         let cases: [(TokenUse, &str, Value); 14] = [
             (TokenUse::Access, "iss", json!([ISSUER])),
-            (TokenUse::Access, "iss", json!(["https://evil.example", ISSUER])),
+            (
+                TokenUse::Access,
+                "iss",
+                json!(["https://evil.example", ISSUER]),
+            ),
             (TokenUse::Access, "iss", Value::Null),
             (TokenUse::Access, "iss", json!(7)),
             (TokenUse::Access, "client_id", json!(["client1"])),

@@ -145,9 +145,9 @@ mod tests {
                 .get("dependencies")
                 .and_then(toml::Value::as_array)
                 .is_some_and(|deps| {
-                    deps.iter().filter_map(toml::Value::as_str).any(|dep| {
-                        dep == "tracing" || dep.starts_with("tracing ") || dep == "log"
-                    })
+                    deps.iter()
+                        .filter_map(toml::Value::as_str)
+                        .any(|dep| dep == "tracing" || dep.starts_with("tracing ") || dep == "log")
                 });
             if !logs {
                 continue;

@@ -268,11 +268,22 @@ mod tests {
 
     #[test]
     fn sensitive_names_are_recognised_whatever_their_case() {
-        for header in ["Authorization", "COOKIE", "X-Twilio-Signature", "set-cookie"] {
+        for header in [
+            "Authorization",
+            "COOKIE",
+            "X-Twilio-Signature",
+            "set-cookie",
+        ] {
             assert!(is_sensitive_header(header), "{header}");
         }
         assert!(!is_sensitive_header("Origin"));
-        for key in ["code", "refresh_token", "client_secret", "CURSOR_SECRET", "Cookie"] {
+        for key in [
+            "code",
+            "refresh_token",
+            "client_secret",
+            "CURSOR_SECRET",
+            "Cookie",
+        ] {
             assert!(is_sensitive_key(key), "{key}");
         }
         for key in ["state", "name", "origin", "error_code"] {
@@ -305,8 +316,14 @@ mod tests {
             (Some("trace"), None),
             (None, Some("TRACE")),
             (Some("trace"), Some("TRACE")),
-            (Some("lambda_runtime=trace,aws_smithy_runtime=trace,hyper_util=trace"), None),
-            (Some("info,lambda_runtime::layers::api_response=trace"), None),
+            (
+                Some("lambda_runtime=trace,aws_smithy_runtime=trace,hyper_util=trace"),
+                None,
+            ),
+            (
+                Some("info,lambda_runtime::layers::api_response=trace"),
+                None,
+            ),
             (Some("debug"), Some("DEBUG")),
         ];
         for (rust_log, lambda_level) in settings {
@@ -321,7 +338,10 @@ mod tests {
             for secret in ["SECRET-TOKEN", "+14155550100", "raw JSON event"] {
                 assert!(!out.contains(secret), "{setting}: {secret} leaked: {out}");
             }
-            assert!(out.contains("runtime warning"), "{setting}: warnings stay: {out}");
+            assert!(
+                out.contains("runtime warning"),
+                "{setting}: warnings stay: {out}"
+            );
             if rust_log.is_some_and(|l| l.starts_with("trace")) || lambda_level == Some("TRACE") {
                 assert!(out.contains("our own trace line"), "{setting}: {out}");
             }
