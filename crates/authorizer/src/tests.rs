@@ -255,10 +255,7 @@ async fn context_is_what_the_api_gateway_crate_reads_as_the_identity() {
     assert_eq!(identity.groups, ["admin", "staff"]);
     assert_eq!(identity.scopes, ["aws.cognito.signin.user.admin", "openid"]);
     assert_eq!(identity.token_use.as_deref(), Some("access"));
-    assert_eq!(
-        identity.credential,
-        Some(CredentialSource::Authorization)
-    );
+    assert_eq!(identity.credential, Some(CredentialSource::Authorization));
 }
 
 #[tokio::test]
