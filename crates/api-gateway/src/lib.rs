@@ -39,6 +39,9 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+/// How much of a client-chosen string (path, `Origin`) a log line keeps.
+const LOGGED_CHARS: usize = 128;
+
 /// Runs `handler` on an API Gateway event and returns the response event.
 ///
 /// Parsing failures and handler errors become JSON error responses; CORS
@@ -79,11 +82,12 @@ where
         }
     };
     let response = response.with_cors(cors, origin.as_deref());
+    // Both are the client's to choose, up to kilobytes long.
     tracing::info!(
         method = %method,
-        path = %path,
+        path = %lambda_logging::excerpt(&path, LOGGED_CHARS),
         status = response.status,
-        origin = origin.as_deref().unwrap_or(""),
+        origin = %lambda_logging::excerpt(origin.as_deref().unwrap_or(""), LOGGED_CHARS),
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request handled"
     );
@@ -183,5 +187,25 @@ mod tests {
         for secret in ["header-secret", "cookie-secret", "one-time-code"] {
             assert!(!out.contains(secret), "{secret} leaked: {out}");
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_chosen_paths_and_origins_are_logged_as_short_excerpts() {
+        let logs = global_logs();
+        let long_origin = format!("https://{}.example", "o".repeat(6000));
+        let mut long = event(&long_origin);
+        long["rawPath"] = json!(format!("/users/{}", "p".repeat(6000)));
+        long["requestContext"]["http"]["path"] = long["rawPath"].clone();
+        handle(long, &cors(), |_req| async {
+            Ok(GatewayResponse::empty(204))
+        })
+        .await;
+        let out = logs.contents();
+        let line = out
+            .lines()
+            .find(|line| line.contains("request handled") && line.contains("ppp"))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(line.len() < 1000, "{} bytes: {line}", line.len());
+        assert!(line.contains("bytes)"), "{line}");
     }
 }
