@@ -88,22 +88,6 @@ pub fn excerpt(value: &str, max_chars: usize) -> String {
     }
 }
 
-/// Installs, once per process, the subscriber [`init`] would install with
-/// `RUST_LOG=rust_log`, writing into memory, and returns the capture: test
-/// suites run their scenarios under it (at `trace`) and search it for the
-/// secrets they used. Panics when another global subscriber is installed.
-pub fn capture_global(rust_log: &str) -> &'static CapturedLogs {
-    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = CapturedLogs::default();
-        let subscriber = json_subscriber(level_filter(Some(rust_log), None), logs.clone());
-        if tracing::subscriber::set_global_default(subscriber).is_err() {
-            panic!("capture_global: another global subscriber is already installed");
-        }
-        logs
-    })
-}
-
 /// A value that must never be logged: `Debug` and `Display` print
 /// `[REDACTED]`, while the code that needs it reads `.0` or [`Redacted::expose`].
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -227,6 +211,25 @@ impl<'a> MakeWriter<'a> for CapturedLogs {
     fn make_writer(&'a self) -> Self::Writer {
         CapturedWriter(self.0.clone())
     }
+}
+
+#[cfg(feature = "test-util")]
+#[allow(clippy::panic)] // A test helper: nobody to return the error to.
+/// Test support (feature `test-util`): installs, once per process, the
+/// subscriber [`init`] would install with `RUST_LOG=rust_log`, writing into
+/// memory, and returns the capture: test suites run their scenarios under
+/// it (at `trace`) and search it for the secrets they used. Panics when
+/// another global subscriber is installed.
+pub fn capture_global(rust_log: &str) -> &'static CapturedLogs {
+    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs::default();
+        let subscriber = json_subscriber(level_filter(Some(rust_log), None), logs.clone());
+        if tracing::subscriber::set_global_default(subscriber).is_err() {
+            panic!("capture_global: another global subscriber is already installed");
+        }
+        logs
+    })
 }
 
 #[cfg(test)]

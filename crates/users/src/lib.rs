@@ -353,7 +353,8 @@ fn check_phone_proof(
             "vouch_for_phone needs a phone number to vouch for".into(),
         ));
     }
-    let opts_in = next.sms_opt_in && !current.sms_opt_in || new_number && next.sms_opt_in;
+    // Opting in: turning it on, or keeping it on while the number changes.
+    let opts_in = next.sms_opt_in && (!current.sms_opt_in || new_number);
     if opts_in && next.phone.is_some() && !next.phone_is_verified() {
         return Err(Error::PhoneNotVerified(if own {
             format!("SMS replies go only to a proven number: {HOW_TO_PROVE}")
