@@ -10,7 +10,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{APP_URL, Client, Harness, Req, token_response};
+use common::{Client, Harness, Req, token_response};
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
@@ -29,18 +29,24 @@ async fn within_patience(h: &Harness, request: Req) -> common::Resp {
         .expect("the route outlived its time budget")
 }
 
-#[tokio::test]
-async fn a_callback_that_outlasts_its_budget_redirects_with_temporarily_unavailable() {
-    let mut h = Harness::start(Client::Public).await;
+/// A callback whose token endpoint answers only after [`SLOW`], under
+/// [`BUDGET`]: it must end within [`PATIENCE`].
+async fn slow_callback(extra: &[(&str, &str)], code: &str) -> common::Resp {
+    let mut h = Harness::start_with(Client::Public, extra, None).await;
     let login = h.login(None).await;
     h.token_endpoint(
-        "slow-code-1",
+        code,
         &login.verifier(),
-        token_response(&h.id_token(), "access-slow-1", "refresh-slow-1").set_delay(SLOW),
+        token_response(&h.id_token(), "access-slow", "refresh-slow").set_delay(SLOW),
     )
     .await;
     h.budget = BUDGET;
-    let resp = within_patience(&h, login.callback("slow-code-1")).await;
+    within_patience(&h, login.callback(code)).await
+}
+
+#[tokio::test]
+async fn a_callback_that_outlasts_its_budget_redirects_with_temporarily_unavailable() {
+    let resp = slow_callback(&[], "slow-code-1").await;
     assert_eq!(resp.status, 302, "{resp:?}");
     assert_eq!(resp.auth_error(), "temporarily_unavailable");
     assert!(resp.clears("auth_state"));
@@ -53,16 +59,7 @@ async fn a_callback_that_outlasts_its_budget_redirects_with_temporarily_unavaila
 
 #[tokio::test]
 async fn a_slow_callback_in_json_mode_is_a_503_with_retry_after() {
-    let mut h = Harness::start_with(Client::Public, &[("ERROR_MODE", "json")], None).await;
-    let login = h.login(None).await;
-    h.token_endpoint(
-        "slow-code-2",
-        &login.verifier(),
-        token_response(&h.id_token(), "access-slow-2", "refresh-slow-2").set_delay(SLOW),
-    )
-    .await;
-    h.budget = BUDGET;
-    let resp = within_patience(&h, login.callback("slow-code-2")).await;
+    let resp = slow_callback(&[("ERROR_MODE", "json")], "slow-code-2").await;
     assert_eq!(resp.status, 503, "{resp:?}");
     assert_eq!(resp.code(), "service_unavailable");
     assert_eq!(resp.header("retry-after"), Some("2"));
@@ -209,20 +206,6 @@ async fn a_wildcard_cors_policy_does_not_open_auth_to_every_origin() {
 
 // -------------------------------------------------------- profile rules
 
-async fn sign_in_with(h: &Harness, claims: serde_json::Value) {
-    let login = h.login(None).await;
-    let code = common::unique("code");
-    h.token_endpoint(
-        &code,
-        &login.verifier(),
-        token_response(&h.key.sign(&claims), "access", "refresh"),
-    )
-    .await;
-    let resp = h.call(login.callback(&code)).await;
-    assert_eq!(resp.status, 302, "{resp:?}");
-    assert_eq!(resp.location(), APP_URL);
-}
-
 #[tokio::test]
 async fn id_token_names_are_cleaned_and_cut_to_the_profile_rules() {
     let h = Harness::start(Client::Public).await;
@@ -230,7 +213,7 @@ async fn id_token_names_are_cleaned_and_cut_to_the_profile_rules() {
     let sub = claims["sub"].as_str().unwrap().to_owned();
     let long = format!("Alice\u{7}\u{1b}[2J\r\nLiddell {}", "x".repeat(300));
     claims["name"] = json!(long);
-    sign_in_with(&h, claims).await;
+    h.sign_in_with(claims).await;
     let item = h.item(&sub).await.unwrap();
     let name = item["name"].as_str().unwrap();
     assert!(name.starts_with("Alice [2J Liddell xxx"), "{name:?}");
@@ -254,7 +237,7 @@ async fn an_id_token_email_that_breaks_the_rules_is_not_stored() {
         let sub = format!("bad-email-user-{index}");
         claims["sub"] = json!(sub);
         claims["email"] = json!(email);
-        sign_in_with(&h, claims).await;
+        h.sign_in_with(claims).await;
         let item = h.item(&sub).await.unwrap();
         assert_eq!(item["email"], "", "{email:?}");
         assert!(!item.contains_key("idp_email"), "{email:?}");

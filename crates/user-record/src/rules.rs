@@ -139,6 +139,7 @@ mod tests {
     #[test]
     fn phone_accepts_only_strict_e164() {
         assert_eq!(phone("+14155550123").unwrap(), "+14155550123");
+        assert_eq!(phone("+447911123456").unwrap(), "+447911123456");
         for bad in [
             "14155550123",
             "+1 415 555 0123",
@@ -155,8 +156,17 @@ mod tests {
 
     #[test]
     fn email_accepts_common_addresses_and_rejects_malformed_ones() {
+        for good in ["ada@example.com", "a.b+tag@mail.example.co.uk"] {
+            assert!(email(good).is_ok(), "{good}");
+        }
         assert_eq!(email(" x@y.io ").unwrap(), "x@y.io");
         for bad in [
+            "@example.com",
+            "a@",
+            ".a@example.com",
+            "a@-example.com",
+            "a@example.c0m",
+            "a b@example.com",
             "plain",
             "a@localhost",
             "a..b@example.com",

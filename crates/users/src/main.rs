@@ -29,7 +29,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let budget = function_init::time_budget(&event.context, users::DEADLINE_RESERVE);
-        Ok::<Value, Infallible>(users::handle_event(deps, event.payload, budget).await)
+        // Boxed: the handler's future is deep enough to overflow the
+        // compiler's layout recursion limit when nested in the runtime's.
+        Ok::<Value, Infallible>(Box::pin(users::handle_event(deps, event.payload, budget)).await)
     }))
     .await
 }

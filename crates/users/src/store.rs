@@ -69,16 +69,10 @@ impl Store {
     /// The profile of `user_id`, read strongly consistent so that a client
     /// sees its own writes.
     pub async fn get(&self, user_id: &str) -> Result<Option<Profile>, Error> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.users_table)
-            .key(attr::USER_ID, AttributeValue::S(user_id.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|err| sdk_error("GetItem", err))?;
-        output.item.as_ref().map(Profile::from_item).transpose()
+        Ok(self
+            .get_with_proof(user_id)
+            .await?
+            .map(|(profile, _)| profile))
     }
 
     /// The profile of `user_id` with its phone proof state.

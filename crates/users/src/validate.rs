@@ -103,55 +103,14 @@ mod tests {
     }
 
     #[test]
-    fn name_is_trimmed_and_bounded_by_characters_not_bytes() {
-        assert_eq!(name("  Ada Lovelace ").unwrap(), "Ada Lovelace");
-        assert_eq!(name(&"é".repeat(100)).unwrap().chars().count(), 100);
-        assert_eq!(code(name(&"é".repeat(101))), "invalid_name");
-        assert_eq!(code(name("   ")), "invalid_name");
+    fn the_shared_field_rules_answer_with_their_own_codes() {
+        // The rules themselves are tested in user_record::rules.
+        assert_eq!(name("  Ada ").unwrap(), "Ada");
         assert_eq!(code(name("")), "invalid_name");
-        assert_eq!(code(name("a\u{0}b")), "invalid_name");
-    }
-
-    #[test]
-    fn phone_accepts_only_strict_e164() {
         assert_eq!(phone("+14155550123").unwrap(), "+14155550123");
-        assert_eq!(phone("+447911123456").unwrap(), "+447911123456");
-        for bad in [
-            "14155550123",
-            "+1 415 555 0123",
-            "+04155550123",
-            "+141555",
-            "+1234567890123456",
-            "+1415555012a",
-            "",
-            "+",
-        ] {
-            assert_eq!(code(phone(bad)), "invalid_phone", "{bad}");
-        }
-    }
-
-    #[test]
-    fn email_accepts_common_addresses_and_rejects_malformed_ones() {
-        for good in ["ada@example.com", "a.b+tag@mail.example.co.uk", " x@y.io "] {
-            assert!(email(good).is_ok(), "{good}");
-        }
+        assert_eq!(code(phone("555-0123")), "invalid_phone");
         assert_eq!(email(" x@y.io ").unwrap(), "x@y.io");
-        for bad in [
-            "plain",
-            "@example.com",
-            "a@",
-            "a@localhost",
-            "a..b@example.com",
-            ".a@example.com",
-            "a@-example.com",
-            "a@example.c0m",
-            "a b@example.com",
-            "a@exa_mple.com",
-        ] {
-            assert_eq!(code(email(bad)), "invalid_email", "{bad}");
-        }
-        let long = format!("{}@example.com", "a".repeat(250));
-        assert_eq!(code(email(&long)), "invalid_email");
+        assert_eq!(code(email("plain")), "invalid_email");
     }
 
     #[test]

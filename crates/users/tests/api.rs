@@ -391,13 +391,7 @@ async fn changing_phone_releases_the_old_number_for_others() {
     let moved = api.prove("u-1", "+14155550121").await;
     assert_eq!(moved.body["phone"], "+14155550121");
     assert_eq!(api.claim_owner("+14155550120").await, None);
-    let taken = api
-        .call(
-            Req::post("/users/me/phone-verification")
-                .user("u-2")
-                .json(json!({"phone": "+14155550121"})),
-        )
-        .await;
+    let taken = api.start_proof("u-2", "+14155550121").await;
     assert_eq!((taken.status, taken.code()), (409, "phone_taken"));
     let freed = api.prove("u-2", "+14155550120").await;
     assert_eq!(freed.status, 200, "{freed:?}");
@@ -427,24 +421,13 @@ async fn two_concurrent_claims_of_one_number_exactly_one_wins() {
     let phone = "+14155550130";
     let mut codes = Vec::new();
     for user in ["u-1", "u-2"] {
-        let started = api
-            .call(
-                Req::post("/users/me/phone-verification")
-                    .user(user)
-                    .json(json!({"phone": phone})),
-            )
-            .await;
+        let started = api.start_proof(user, phone).await;
         assert_eq!(started.status, 202, "{started:?}");
         codes.push(api.code_sent_to(phone).await);
     }
-    let confirm = |user: &str, code: &str| {
-        Req::post("/users/me/phone-verification/confirm")
-            .user(user)
-            .json(json!({"code": code}))
-    };
     let (a, b) = tokio::join!(
-        api.call(confirm("u-1", &codes[0])),
-        api.call(confirm("u-2", &codes[1]))
+        api.confirm_code("u-1", &codes[0]),
+        api.confirm_code("u-2", &codes[1])
     );
     let mut statuses = [a.status, b.status];
     statuses.sort_unstable();

@@ -21,24 +21,6 @@ fn now() -> u64 {
         .as_secs()
 }
 
-async fn start(api: &Api, user: &str, phone: &str) -> common::Resp {
-    api.call(
-        Req::post("/users/me/phone-verification")
-            .user(user)
-            .json(json!({"phone": phone})),
-    )
-    .await
-}
-
-async fn confirm(api: &Api, user: &str, code: &str) -> common::Resp {
-    api.call(
-        Req::post("/users/me/phone-verification/confirm")
-            .user(user)
-            .json(json!({"code": code})),
-    )
-    .await
-}
-
 /// Sets attributes of `user`'s item directly (to age a code, say).
 async fn set_numbers(api: &Api, user: &str, values: &[(&str, u64)]) {
     let mut update = api
@@ -98,7 +80,7 @@ async fn a_user_cannot_claim_a_number_by_patching_the_profile() {
 async fn a_code_texted_to_the_number_proves_it_and_claims_it() {
     let api = Api::start().await;
     api.seed("u-1", Some("+14155550301")).await;
-    let started = start(&api, "u-1", "+14155550302").await;
+    let started = api.start_proof("u-1", "+14155550302").await;
     assert_eq!(started.status, 202, "{started:?}");
     assert_eq!(started.body["phone"], "+14155550302");
     assert_eq!(started.body["expires_in"], 300);
@@ -131,7 +113,7 @@ async fn a_code_texted_to_the_number_proves_it_and_claims_it() {
     assert!(!format!("{item:?}").contains(&code));
 
     let wrong = if code == "000000" { "000001" } else { "000000" };
-    let refused = confirm(&api, "u-1", wrong).await;
+    let refused = api.confirm_code("u-1", wrong).await;
     assert_eq!(
         (refused.status, refused.code()),
         (400, "invalid_code"),
@@ -143,7 +125,7 @@ async fn a_code_texted_to_the_number_proves_it_and_claims_it() {
             .unwrap()
             .contains("4 attempts left")
     );
-    let proven = confirm(&api, "u-1", &code).await;
+    let proven = api.confirm_code("u-1", &code).await;
     assert_eq!(proven.status, 200, "{proven:?}");
     assert_eq!(proven.body["phone"], "+14155550302");
     assert_eq!(proven.body["phone_verified_by"], "sms_code");
@@ -159,7 +141,7 @@ async fn a_code_texted_to_the_number_proves_it_and_claims_it() {
         "the old number is released"
     );
     // A code works once.
-    let again = confirm(&api, "u-1", &code).await;
+    let again = api.confirm_code("u-1", &code).await;
     assert_eq!(
         (again.status, again.code()),
         (409, "no_pending_verification")
@@ -181,11 +163,11 @@ async fn a_code_texted_to_the_number_proves_it_and_claims_it() {
 async fn five_wrong_codes_end_the_challenge() {
     let api = Api::start().await;
     api.seed("u-1", None).await;
-    assert_eq!(start(&api, "u-1", "+14155550303").await.status, 202);
+    assert_eq!(api.start_proof("u-1", "+14155550303").await.status, 202);
     let code = api.code_sent_to("+14155550303").await;
     let wrong = if code == "999999" { "999998" } else { "999999" };
     for left in (0..5).rev() {
-        let resp = confirm(&api, "u-1", wrong).await;
+        let resp = api.confirm_code("u-1", wrong).await;
         assert_eq!(
             (resp.status, resp.code()),
             (400, "invalid_code"),
@@ -201,7 +183,7 @@ async fn five_wrong_codes_end_the_challenge() {
             assert!(message.contains("request a new code"), "{message}");
         }
     }
-    let late = confirm(&api, "u-1", &code).await;
+    let late = api.confirm_code("u-1", &code).await;
     assert_eq!((late.status, late.code()), (409, "no_pending_verification"));
     assert_eq!(api.claim_owner("+14155550303").await, None);
 }
@@ -210,7 +192,7 @@ async fn five_wrong_codes_end_the_challenge() {
 async fn an_expired_code_is_refused_and_malformed_codes_are_400() {
     let api = Api::start().await;
     api.seed("u-1", None).await;
-    assert_eq!(start(&api, "u-1", "+14155550304").await.status, 202);
+    assert_eq!(api.start_proof("u-1", "+14155550304").await.status, 202);
     let code = api.code_sent_to("+14155550304").await;
     for bad in [
         json!("12345"),
@@ -228,12 +210,12 @@ async fn an_expired_code_is_refused_and_malformed_codes_are_400() {
         assert_eq!((resp.status, resp.code()), (400, "invalid_code"), "{bad}");
     }
     set_numbers(&api, "u-1", &[(attr::PHONE_CODE_EXPIRES_AT, now() - 1)]).await;
-    let expired = confirm(&api, "u-1", &code).await;
+    let expired = api.confirm_code("u-1", &code).await;
     assert_eq!(
         (expired.status, expired.code()),
         (400, "verification_expired")
     );
-    let after = confirm(&api, "u-1", &code).await;
+    let after = api.confirm_code("u-1", &code).await;
     assert_eq!(after.code(), "no_pending_verification");
 }
 
@@ -241,8 +223,8 @@ async fn an_expired_code_is_refused_and_malformed_codes_are_400() {
 async fn codes_are_rate_limited_per_minute_and_per_day() {
     let api = Api::start().await;
     api.seed("u-1", None).await;
-    assert_eq!(start(&api, "u-1", "+14155550305").await.status, 202);
-    let again = start(&api, "u-1", "+14155550305").await;
+    assert_eq!(api.start_proof("u-1", "+14155550305").await.status, 202);
+    let again = api.start_proof("u-1", "+14155550305").await;
     assert_eq!(
         (again.status, again.code()),
         (429, "verification_rate_limited")
@@ -261,7 +243,7 @@ async fn codes_are_rate_limited_per_minute_and_per_day() {
         ],
     )
     .await;
-    let capped = start(&api, "u-1", "+14155550305").await;
+    let capped = api.start_proof("u-1", "+14155550305").await;
     assert_eq!(
         (capped.status, capped.code()),
         (429, "verification_rate_limited")
@@ -276,12 +258,12 @@ async fn no_code_goes_to_a_number_someone_else_owns_or_the_one_already_proven() 
     let api = Api::start().await;
     api.seed("owner", Some("+14155550306")).await;
     api.seed("u-1", None).await;
-    let taken = start(&api, "u-1", "+14155550306").await;
+    let taken = api.start_proof("u-1", "+14155550306").await;
     assert_eq!((taken.status, taken.code()), (409, "phone_taken"));
-    let own = start(&api, "owner", "+14155550306").await;
+    let own = api.start_proof("owner", "+14155550306").await;
     assert_eq!((own.status, own.code()), (409, "phone_already_verified"));
     assert!(api.texts().await.is_empty());
-    let no_profile = start(&api, "ghost", "+14155550307").await;
+    let no_profile = api.start_proof("ghost", "+14155550307").await;
     assert_eq!(
         (no_profile.status, no_profile.code()),
         (404, "profile_not_found")
@@ -292,7 +274,7 @@ async fn no_code_goes_to_a_number_someone_else_owns_or_the_one_already_proven() 
 async fn without_twilio_configured_nobody_can_prove_a_number() {
     let api = Api::start_with(&[("TWILIO_SECRET_ID", ""), ("SMS_FROM", "")]).await;
     api.seed("u-1", None).await;
-    let resp = start(&api, "u-1", "+14155550308").await;
+    let resp = api.start_proof("u-1", "+14155550308").await;
     assert_eq!(
         (resp.status, resp.code()),
         (503, "phone_verification_unavailable")
@@ -321,7 +303,7 @@ async fn twilio_refusing_the_number_is_400_and_twilio_down_is_503() {
         )
         .mount(&api.twilio)
         .await;
-    let refused = start(&api, "u-1", "+14155550309").await;
+    let refused = api.start_proof("u-1", "+14155550309").await;
     assert_eq!(
         (refused.status, refused.code()),
         (400, "phone_unreachable"),
@@ -338,7 +320,7 @@ async fn twilio_refusing_the_number_is_400_and_twilio_down_is_503() {
         .respond_with(wiremock::ResponseTemplate::new(503))
         .mount(&api.twilio)
         .await;
-    let down = start(&api, "u-2", "+14155550310").await;
+    let down = api.start_proof("u-2", "+14155550310").await;
     assert_eq!(
         (down.status, down.code()),
         (503, "phone_verification_unavailable")
@@ -360,9 +342,12 @@ async fn a_slow_twilio_ends_in_a_503_within_the_time_budget() {
         .mount(&api.twilio)
         .await;
     api.budget = Duration::from_millis(2_000);
-    let resp = tokio::time::timeout(Duration::from_secs(5), start(&api, "u-1", "+14155550311"))
-        .await
-        .expect("the request outlived its time budget");
+    let resp = tokio::time::timeout(
+        Duration::from_secs(5),
+        api.start_proof("u-1", "+14155550311"),
+    )
+    .await
+    .expect("the request outlived its time budget");
     assert_eq!(resp.status, 503, "{resp:?}");
 }
 

@@ -513,6 +513,23 @@ impl Harness {
             .await;
     }
 
+    /// A whole sign-in whose ID token carries `claims`; asserts it lands
+    /// on the app.
+    pub async fn sign_in_with(&self, claims: Value) -> Resp {
+        let login = self.login(None).await;
+        let code = unique("code");
+        self.token_endpoint(
+            &code,
+            &login.verifier(),
+            token_response(&self.key.sign(&claims), "access", "refresh"),
+        )
+        .await;
+        let resp = self.call(login.callback(&code)).await;
+        assert_eq!(resp.status, 302, "{resp:?}");
+        assert_eq!(resp.location(), APP_URL);
+        resp
+    }
+
     /// The users-table item of `user_id`.
     pub async fn item(&self, user_id: &str) -> Option<Map<String, Value>> {
         let item = self

@@ -236,25 +236,33 @@ impl Api {
             .unwrap_or_else(|| panic!("no code was texted to {phone}"))
     }
 
+    /// `POST /users/me/phone-verification` for `phone` as `user`.
+    pub async fn start_proof(&self, user: &str, phone: &str) -> Resp {
+        self.call(
+            Req::post("/users/me/phone-verification")
+                .user(user)
+                .json(json!({"phone": phone})),
+        )
+        .await
+    }
+
+    /// `POST /users/me/phone-verification/confirm` with `code` as `user`.
+    pub async fn confirm_code(&self, user: &str, code: &str) -> Resp {
+        self.call(
+            Req::post("/users/me/phone-verification/confirm")
+                .user(user)
+                .json(json!({"code": code})),
+        )
+        .await
+    }
+
     /// `user` proves `phone` with the code texted to it: the phone becomes
     /// the profile's. Returns the confirmed profile.
     pub async fn prove(&self, user: &str, phone: &str) -> Resp {
-        let started = self
-            .call(
-                Req::post("/users/me/phone-verification")
-                    .user(user)
-                    .json(json!({"phone": phone})),
-            )
-            .await;
+        let started = self.start_proof(user, phone).await;
         assert_eq!(started.status, 202, "{started:?}");
         let code = self.code_sent_to(phone).await;
-        let confirmed = self
-            .call(
-                Req::post("/users/me/phone-verification/confirm")
-                    .user(user)
-                    .json(json!({"code": code})),
-            )
-            .await;
+        let confirmed = self.confirm_code(user, &code).await;
         assert_eq!(confirmed.status, 200, "{confirmed:?}");
         confirmed
     }
