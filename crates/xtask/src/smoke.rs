@@ -209,6 +209,7 @@ mod tests {
             timeout_s: 3,
             layers: vec![],
             external_layers: vec![],
+            routes: vec![],
             budget: budget(),
         };
         let layer = LayerEntry {
@@ -231,6 +232,7 @@ mod tests {
             functions: BTreeMap::from([("cors".to_owned(), function)]),
             layers: BTreeMap::from([("telemetry".to_owned(), layer)]),
             external_layers: BTreeMap::new(),
+            preflight: None,
         };
         (manifest, set)
     }
