@@ -118,12 +118,12 @@ run "roles_get_kms_xray_boundary_and_extra_statements" {
   expect_failures = [check.deployed_code_is_the_build]
 
   assert {
-    condition     = jsonencode([for s in local.function_statements["users"] : s.Sid]) == jsonencode(["Logs", "Profiles", "PhoneClaims", "Kms", "XRay", "ReadExports"])
+    condition     = jsonencode([for s in local.function_statements["users"] : s.Sid]) == jsonencode(["Logs", "Profiles", "PhoneClaims", "TwilioSecret", "Kms", "XRay", "ReadExports"])
     error_message = jsonencode([for s in local.function_statements["users"] : s.Sid])
   }
   assert {
-    condition     = jsonencode(local.function_statements["users"][5]) == jsonencode({ Sid = "ReadExports", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::shop-exports/*"], Condition = { StringEquals = { "s3:ExistingObjectTag/team" = ["sms"] } } })
-    error_message = jsonencode(local.function_statements["users"][5])
+    condition     = jsonencode(local.function_statements["users"][6]) == jsonencode({ Sid = "ReadExports", Effect = "Allow", Action = ["s3:GetObject"], Resource = ["arn:aws:s3:::shop-exports/*"], Condition = { StringEquals = { "s3:ExistingObjectTag/team" = ["sms"] } } })
+    error_message = jsonencode(local.function_statements["users"][6])
   }
   assert {
     condition     = alltrue([for r in aws_iam_role.function : r.permissions_boundary == var.permissions_boundary])

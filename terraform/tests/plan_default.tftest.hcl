@@ -144,12 +144,12 @@ run "grants_each_function_exactly_its_policy" {
   expect_failures = [check.deployed_code_is_the_build]
 
   assert {
-    condition     = jsonencode([for s in local.function_statements["users"] : s.Sid]) == jsonencode(["Logs", "Profiles", "PhoneClaims"])
+    condition     = jsonencode([for s in local.function_statements["users"] : s.Sid]) == jsonencode(["Logs", "Profiles", "PhoneClaims", "TwilioSecret"])
     error_message = jsonencode([for s in local.function_statements["users"] : s.Sid])
   }
   assert {
-    condition     = jsonencode(local.function_statements["users"][1].Action) == jsonencode(["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]) && jsonencode(local.function_statements["users"][2].Action) == jsonencode(["dynamodb:PutItem", "dynamodb:DeleteItem"])
-    error_message = "users: profiles read, listed and written in transactions; phone claims only put and deleted"
+    condition     = jsonencode(local.function_statements["users"][1].Action) == jsonencode(["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]) && jsonencode(local.function_statements["users"][2].Action) == jsonencode(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]) && jsonencode(local.function_statements["users"][3].Action) == jsonencode(["secretsmanager:GetSecretValue"])
+    error_message = "users: profiles read, listed and written in transactions; phone claims read (whose number is it), put and deleted; the Twilio credentials read to text verification codes"
   }
   assert {
     condition     = jsonencode([for s in local.function_statements["auth"] : s.Sid]) == jsonencode(["Logs", "OwnProfile", "Secret"])

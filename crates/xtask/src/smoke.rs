@@ -146,6 +146,9 @@ pub fn smoke(ws: &Workspace, dist: &Path) -> anyhow::Result<()> {
                     case.name,
                     case.duration.as_secs_f64() * 1000.0
                 ),
+                SmokeProgress::SecrecyChecked(report) => {
+                    println!("secrecy {name}: {report}");
+                }
             }))
             .with_context(|| format!("smoke test of {} failed", run.name))?;
         summary.push((run.name.clone(), report.startup, report.cases.len()));
