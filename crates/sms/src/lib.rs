@@ -85,18 +85,16 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Dependencies from the configuration and the AWS clients.
+    /// Dependencies from the configuration, the AWS clients and the
+    /// process's HTTPS client (`aws_env::AwsEnv::http`, the one the AWS
+    /// clients send through) for OpenAI and Twilio. Per-request timeouts
+    /// come from the time budget.
     pub fn new(
         config: Config,
         dynamodb: aws_sdk_dynamodb::Client,
         secretsmanager: aws_sdk_secretsmanager::Client,
+        http: reqwest::Client,
     ) -> Result<Self, Error> {
-        // Per-request timeouts come from the budget; these only bound the
-        // connection set-up of a call that is given more.
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .map_err(|err| Error::Internal(format!("building the HTTP client: {err}")))?;
         Ok(Self {
             directory: Directory::new(
                 dynamodb.clone(),

@@ -1,6 +1,7 @@
 //! Lambda entry point of the sms function: configuration, logging, the
-//! DynamoDB and Secrets Manager clients and the HTTP client, once per cold
-//! start. `AWS_ENDPOINT_URL` points the same binary at moto for smoke tests.
+//! DynamoDB and Secrets Manager clients and the HTTPS client they share with
+//! the OpenAI and Twilio calls, once per cold start. `AWS_ENDPOINT_URL`
+//! points the same binary at moto for smoke tests.
 
 use std::convert::Infallible;
 
@@ -16,7 +17,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ))
     })
     .await?;
-    let deps = match sms::Deps::new(config, aws.dynamodb_client(), aws.secretsmanager_client()) {
+    let deps = match sms::Deps::new(
+        config,
+        aws.dynamodb_client(),
+        aws.secretsmanager_client(),
+        aws.http().clone(),
+    ) {
         Ok(deps) => deps,
         Err(err) => return Err(function_init::fail("Runtime.InitError", err).await),
     };

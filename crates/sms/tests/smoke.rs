@@ -67,7 +67,15 @@ async fn smoke_cases_pass_against_moto_and_the_canned_apis() {
     let aws = aws_env::AwsEnv::from_env(pairs.as_slice()).unwrap();
     assert_eq!(aws.endpoints.len(), 3, "every client points at moto");
     let config = Config::from_env(pairs.as_slice()).unwrap();
-    let deps = Deps::new(config, dynamodb.clone(), secrets).unwrap();
+    // Wired as main.rs wires it: the SDK clients over the shared HTTPS
+    // client, which also carries the OpenAI and Twilio calls.
+    let deps = Deps::new(
+        config,
+        aws.dynamodb_client(),
+        aws.secretsmanager_client(),
+        aws.http().clone(),
+    )
+    .unwrap();
 
     let cases = smoke["cases"].as_array().unwrap();
     assert!(cases.len() >= 3);

@@ -200,7 +200,8 @@ impl Sms {
         } else {
             dynamodb.clone()
         };
-        let deps = Deps::new(config, function_dynamodb, secrets.clone()).unwrap();
+        let http = aws_env::HttpsClient::new().unwrap().reqwest().clone();
+        let deps = Deps::new(config, function_dynamodb, secrets.clone(), http).unwrap();
         Self {
             deps,
             dynamodb,
