@@ -6,6 +6,8 @@
 //! - [`FakeOpenAi`]: chat completions with a Bearer key, answering a
 //!   configurable text (`{prompt}` is the last user message).
 //!
+//! [`twilio_signature`] signs webhook requests the way Twilio documents it.
+//!
 //! Both record every API request (credentials never kept) and take
 //! injected faults (a status, a delay, for the next N requests or until
 //! cleared), in process or over HTTP on the fake's own control endpoint:
@@ -21,8 +23,10 @@
 
 mod openai;
 mod server;
+mod signature;
 mod twilio;
 
 pub use openai::{DEFAULT_REPLY, FakeOpenAi};
 pub use server::{CONTROL_PREFIX, Fault, Recorded};
+pub use signature::twilio_signature;
 pub use twilio::{FakeTwilio, MAX_BODY_CHARS, SentMessage, TwilioAccount};
