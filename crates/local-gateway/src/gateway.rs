@@ -207,7 +207,9 @@ impl Gateway {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let hex = format!("{:032x}", (nanos << 24) ^ u128::from(n));
+        // Distinct per request and not sequential-looking, like AWS's.
+        let mixed = nanos.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835) ^ u128::from(n);
+        let hex = format!("{mixed:032x}");
         format!(
             "{}-{}-{}-{}-{}",
             &hex[0..8],
