@@ -143,6 +143,10 @@ pub struct StackConfig {
     /// Environment variables set (or, with an empty value, removed) per
     /// function on top of the stack's.
     pub env_overrides: BTreeMap<String, BTreeMap<String, String>>,
+    /// A fault for the browser test's negative controls: every
+    /// `Set-Cookie` the API sends has this text replaced (e.g.
+    /// `SameSite=Lax` by `SameSite=Strict`). `None` in normal runs.
+    pub set_cookie_rewrite: Option<(String, String)>,
     /// Where the log goes.
     pub log: LogSink,
 }
@@ -166,6 +170,7 @@ impl StackConfig {
             users: SeedUser::defaults(),
             extra_app_hosts: Vec::new(),
             env_overrides: BTreeMap::new(),
+            set_cookie_rewrite: None,
             log: LogSink::Print,
         }
     }

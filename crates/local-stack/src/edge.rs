@@ -30,6 +30,8 @@ pub struct EdgeRoutes {
     pub api_origin: String,
     /// The page for any other host (what runs where).
     pub index: String,
+    /// Replaces text in every API `Set-Cookie` (negative controls only).
+    pub set_cookie_rewrite: Option<(String, String)>,
 }
 
 fn text(status: u16, content_type: &str, body: String) -> Response<Full<Bytes>> {
@@ -71,7 +73,11 @@ async fn dispatch(
 ) -> Response<Full<Bytes>> {
     let host = host_of(&request);
     if host == routes.api_host {
-        return gateway.handle(request, remote).await;
+        let mut response = gateway.handle(request, remote).await;
+        if let Some((from, to)) = &routes.set_cookie_rewrite {
+            rewrite_set_cookie(response.headers_mut(), from, to);
+        }
+        return response;
     }
     if routes.app_hosts.contains(&host) {
         return match (request.method(), request.uri().path()) {
@@ -89,6 +95,22 @@ async fn dispatch(
         };
     }
     text(200, "text/plain; charset=utf-8", routes.index.clone())
+}
+
+fn rewrite_set_cookie(headers: &mut http::HeaderMap, from: &str, to: &str) {
+    let rewritten: Vec<http::HeaderValue> = headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| http::HeaderValue::from_str(&v.replace(from, to)).ok())
+        .collect();
+    if rewritten.is_empty() {
+        return;
+    }
+    headers.remove(http::header::SET_COOKIE);
+    for value in rewritten {
+        headers.append(http::header::SET_COOKIE, value);
+    }
 }
 
 /// Serves until `stop` turns true; open connections are closed then.
@@ -122,5 +144,32 @@ pub async fn serve(
                 _ = stop.changed() => {}
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rewrite_touches_every_set_cookie_and_nothing_else() {
+        let mut headers = http::HeaderMap::new();
+        headers.append(
+            http::header::SET_COOKIE,
+            "a=1; SameSite=Lax".parse().unwrap(),
+        );
+        headers.append(
+            http::header::SET_COOKIE,
+            "b=2; SameSite=Lax".parse().unwrap(),
+        );
+        headers.insert(http::header::LOCATION, "/SameSite=Lax".parse().unwrap());
+        rewrite_set_cookie(&mut headers, "SameSite=Lax", "SameSite=Strict");
+        let cookies: Vec<&str> = headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(cookies, ["a=1; SameSite=Strict", "b=2; SameSite=Strict"]);
+        assert_eq!(headers[http::header::LOCATION], "/SameSite=Lax");
     }
 }

@@ -367,6 +367,7 @@ impl Stack {
             app_hosts,
             api_origin,
             index: stack.summary(None),
+            set_cookie_rewrite: stack.config.set_cookie_rewrite.clone(),
         });
         stack.edge_task = tokio::spawn(edge::serve(listener, routes, gateway, stopped));
         log.line("stack", "ready");
