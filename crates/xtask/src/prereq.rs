@@ -36,6 +36,10 @@ pub enum Tool {
     /// `checkov`, in its own virtualenv: it pins boto3/botocore versions that
     /// would break moto and awscli next to it.
     Checkov,
+    /// Chromium, for the end-to-end suite's browser test (Debian's package).
+    Chromium,
+    /// chromedriver, through which the suite drives Chromium.
+    Chromedriver,
 }
 
 /// Where `setup` puts checkov's virtualenv (terraform/scripts/ci.sh looks there).
@@ -98,6 +102,8 @@ impl Tool {
             Tool::Taplo => "taplo".into(),
             Tool::Terraform => "terraform".into(),
             Tool::Checkov => "checkov".into(),
+            Tool::Chromium => "chromium".into(),
+            Tool::Chromedriver => "chromedriver".into(),
         }
     }
 
@@ -121,6 +127,10 @@ impl Tool {
                 dir: CHECKOV_VENV,
                 package: "checkov==3.3.30",
             },
+            // Debian builds both from one source; the suite uses only the
+            // W3C WebDriver protocol, so any matching pair works.
+            Tool::Chromium => Install::Apt("chromium"),
+            Tool::Chromedriver => Install::Apt("chromium-driver"),
         }
     }
 
@@ -144,6 +154,10 @@ impl Tool {
                     .join("bin/checkov")
                     .is_file()
                     || std::env::var_os("CHECKOV").is_some()
+            }
+            Tool::Chromium => on_path("chromium") || std::env::var_os("E2E_CHROMIUM").is_some(),
+            Tool::Chromedriver => {
+                on_path("chromedriver") || std::env::var_os("E2E_CHROMEDRIVER").is_some()
             }
         }
     }
@@ -211,6 +225,8 @@ pub fn for_ci(target: &BuildTarget) -> anyhow::Result<Vec<Tool>> {
         Tool::Taplo,
         Tool::Terraform,
         Tool::Checkov,
+        Tool::Chromium,
+        Tool::Chromedriver,
     ]);
     Ok(tools)
 }
@@ -481,6 +497,8 @@ mod tests {
         let tools = for_ci(&BuildTarget::Triple("aarch64-unknown-linux-musl".into())).unwrap();
         assert_eq!(tools.first(), Some(&Tool::Zig));
         for tool in [
+            Tool::Chromium,
+            Tool::Chromedriver,
             Tool::MotoServer,
             Tool::NixInstantiate,
             Tool::Nixfmt,
@@ -536,6 +554,23 @@ mod tests {
                 &StepKind::Pip(vec!["ziglang", "cargo-zigbuild", "moto[server]"]),
                 &StepKind::Rustup("aarch64-unknown-linux-musl".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn chromium_and_its_driver_come_from_one_apt_call() {
+        let plan = install_plan(&[
+            Tool::Chromium,
+            Tool::Chromedriver,
+            Tool::Qemu(Machine::Aarch64),
+        ]);
+        assert_eq!(
+            plan[0].kind,
+            StepKind::Apt(vec!["chromium", "chromium-driver", "qemu-user-static"])
+        );
+        assert_eq!(
+            Tool::Chromedriver.install().command_line(),
+            "apt-get install -y chromium-driver"
         );
     }
 
