@@ -245,7 +245,11 @@ fn url(env: &(impl Env + ?Sized), variable: &str) -> Result<Url, ConfigError> {
     match scheme {
         "https" => {}
         "http" if is_loopback(authority) => {}
-        _ => return Err(bad("must be https (http only for 127.0.0.1, localhost and *.localhost)")),
+        _ => {
+            return Err(bad(
+                "must be https (http only for 127.0.0.1, localhost and *.localhost)",
+            ));
+        }
     }
     let path = path.split('?').next().unwrap_or("").to_owned();
     Ok(Url {
