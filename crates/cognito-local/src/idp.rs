@@ -139,31 +139,39 @@ impl Idp {
         username: &str,
         password: &str,
     ) -> Result<Tokens, IdpError> {
-        let answer = self
-            .call(
-                "AdminInitiateAuth",
-                &json!({
-                    "UserPoolId": self.pool_id,
-                    "ClientId": client_id,
-                    "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
-                    "AuthParameters": {"USERNAME": username, "PASSWORD": password},
-                }),
-            )
-            .await?;
-        tokens(&answer)
+        self.admin_initiate_auth(
+            client_id,
+            "ADMIN_USER_PASSWORD_AUTH",
+            json!({"USERNAME": username, "PASSWORD": password}),
+        )
+        .await
     }
 
     /// Fresh access and ID tokens for a refresh token (`AdminInitiateAuth`
     /// `REFRESH_TOKEN_AUTH`).
     pub async fn refresh(&self, client_id: &str, refresh_token: &str) -> Result<Tokens, IdpError> {
+        self.admin_initiate_auth(
+            client_id,
+            "REFRESH_TOKEN_AUTH",
+            json!({"REFRESH_TOKEN": refresh_token}),
+        )
+        .await
+    }
+
+    async fn admin_initiate_auth(
+        &self,
+        client_id: &str,
+        flow: &str,
+        parameters: Value,
+    ) -> Result<Tokens, IdpError> {
         let answer = self
             .call(
                 "AdminInitiateAuth",
                 &json!({
                     "UserPoolId": self.pool_id,
                     "ClientId": client_id,
-                    "AuthFlow": "REFRESH_TOKEN_AUTH",
-                    "AuthParameters": {"REFRESH_TOKEN": refresh_token},
+                    "AuthFlow": flow,
+                    "AuthParameters": parameters,
                 }),
             )
             .await?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use e2e::{SuiteOptions, all_cases};
-use local_stack::Artifacts;
+use local_stack::{Artifacts, cli};
 
 const USAGE: &str = "\
 usage: e2e (--dist <dir> | --bin-dir <dir> [--root <workspace>]) [--stack-bin <local-stack>] [--only case,...]
@@ -71,25 +71,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let options = match parse(&args) {
         Ok(options) => options,
-        Err(message) => {
-            let mut err = std::io::stderr().lock();
-            if !message.is_empty() {
-                let _ = writeln!(err, "e2e: {message}");
-            }
-            let _ = writeln!(err, "{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            let _ = writeln!(std::io::stderr(), "e2e: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(message) => return cli::usage_error("e2e", &message, USAGE),
     };
     let mut out = std::io::stdout().lock();
     for case in all_cases()
@@ -99,26 +81,21 @@ fn main() -> ExitCode {
         let _ = writeln!(out, "  {:<17} {}", case.name, case.what);
     }
     drop(out);
-    match runtime.block_on(e2e::run(&options)) {
-        Ok(report) => {
-            let mut out = std::io::stdout().lock();
-            if !report.passed() || std::env::var_os("E2E_LOG").is_some() {
-                let _ = writeln!(
-                    out,
-                    "--- stack log ---\n{}--- end of stack log ---",
-                    report.log
-                );
-            }
-            let _ = writeln!(out, "{}", report.render());
-            if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+    cli::run_main("e2e", async {
+        let report = e2e::run(&options).await?;
+        let mut out = std::io::stdout().lock();
+        if !report.passed() || std::env::var_os("E2E_LOG").is_some() {
+            let _ = writeln!(
+                out,
+                "--- stack log ---\n{}--- end of stack log ---",
+                report.log
+            );
         }
-        Err(message) => {
-            let _ = writeln!(std::io::stderr(), "e2e: {message}");
+        let _ = writeln!(out, "{}", report.render());
+        Ok(if report.passed() {
+            ExitCode::SUCCESS
+        } else {
             ExitCode::FAILURE
-        }
-    }
+        })
+    })
 }

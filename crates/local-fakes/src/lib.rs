@@ -27,6 +27,6 @@ mod signature;
 mod twilio;
 
 pub use openai::{DEFAULT_REPLY, FakeOpenAi};
-pub use server::{CONTROL_PREFIX, Fault, Recorded};
+pub use server::{CONTROL_PREFIX, FakeServer, Fault, Recorded};
 pub use signature::twilio_signature;
 pub use twilio::{FakeTwilio, MAX_BODY_CHARS, SentMessage, TwilioAccount};

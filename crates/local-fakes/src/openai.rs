@@ -3,13 +3,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::server::{self, Exchange, Fault, Recorded, Reply, Running, Service};
+use crate::server::{Exchange, FakeServer, Reply, Service};
 
 /// The default answer; `{prompt}` is replaced by the last user message.
 pub const DEFAULT_REPLY: &str = "(fake OpenAI) You said: {prompt}";
@@ -184,8 +184,16 @@ impl Service for OpenAi {
 
 /// The running OpenAI fake.
 pub struct FakeOpenAi {
-    running: Running,
+    server: FakeServer,
     service: Arc<OpenAi>,
+}
+
+impl std::ops::Deref for FakeOpenAi {
+    type Target = FakeServer;
+
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
 }
 
 impl std::fmt::Debug for FakeOpenAi {
@@ -204,18 +212,13 @@ impl FakeOpenAi {
             reply: Mutex::new(DEFAULT_REPLY.to_owned()),
             next: AtomicU64::new(1),
         });
-        let running = server::start(Arc::clone(&service), port).await?;
-        Ok(Self { running, service })
+        let server = FakeServer::start(Arc::clone(&service), port).await?;
+        Ok(Self { server, service })
     }
 
     /// The API base URL (`OPENAI_BASE_URL`), e.g. `http://127.0.0.1:40124/v1`.
     pub fn url(&self) -> String {
-        format!("http://{}/v1", self.running.addr)
-    }
-
-    /// The server's root (where `/_fake/` lives).
-    pub fn root_url(&self) -> String {
-        format!("http://{}", self.running.addr)
+        format!("{}/v1", self.server.root_url())
     }
 
     /// The answer the next completions get, for `prompt`.
@@ -226,27 +229,5 @@ impl FakeOpenAi {
     /// Sets the answer (`{prompt}`: the last user message).
     pub fn set_reply(&self, text: &str) {
         *self.service.reply.lock().unwrap_or_else(|p| p.into_inner()) = text.to_owned();
-    }
-
-    /// Every API request so far.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.running.core.requests()
-    }
-
-    /// Waits until `count` API requests arrived (or `timeout`).
-    pub async fn wait_for_requests(&self, count: usize, timeout: Duration) -> Vec<Recorded> {
-        self.running.core.wait_for(count, timeout).await
-    }
-
-    /// Sets or clears the fault applied to the next API requests.
-    pub fn set_fault(&self, fault: Option<Fault>) {
-        self.running.core.set_fault(fault);
-    }
-
-    /// Forgets the request log and the fault; the answer goes back to
-    /// [`DEFAULT_REPLY`].
-    pub fn clear(&self) {
-        self.running.core.clear();
-        self.service.reset();
     }
 }

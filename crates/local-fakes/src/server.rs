@@ -154,16 +154,16 @@ impl Core {
         self.fault.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn requests(&self) -> Vec<Recorded> {
+    fn requests(&self) -> Vec<Recorded> {
         self.log().requests.clone()
     }
 
-    pub(crate) fn clear(&self) {
+    fn clear(&self) {
         self.log().requests.clear();
         *self.fault() = None;
     }
 
-    pub(crate) fn set_fault(&self, fault: Option<Fault>) {
+    fn set_fault(&self, fault: Option<Fault>) {
         *self.fault() = fault;
     }
 
@@ -222,7 +222,7 @@ impl Core {
 
     /// Waits until `count` requests are recorded or `timeout` passes;
     /// returns what is recorded then.
-    pub(crate) async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<Recorded> {
+    async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<Recorded> {
         let wait = async {
             loop {
                 let notified = self.changed.notified();
@@ -239,26 +239,71 @@ impl Core {
     }
 }
 
-/// A running fake: its URL, state and server task (stopped on drop).
-pub(crate) struct Running {
-    pub(crate) addr: SocketAddr,
-    pub(crate) core: Arc<Core>,
+/// What every running fake has: its address, request log and fault, and
+/// the server task (stopped on drop). [`crate::FakeTwilio`] and
+/// [`crate::FakeOpenAi`] dereference to it.
+pub struct FakeServer {
+    addr: SocketAddr,
+    core: Arc<Core>,
+    service: Arc<dyn Service>,
     task: JoinHandle<()>,
 }
 
-impl Drop for Running {
+impl std::fmt::Debug for FakeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeServer")
+            .field("service", &self.service.name())
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeServer {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
-/// Binds `127.0.0.1:port` (0 for any) and serves `service`.
-pub(crate) async fn start<S: Service>(service: Arc<S>, port: u16) -> std::io::Result<Running> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    let addr = listener.local_addr()?;
-    let core = Arc::new(Core::default());
-    let task = tokio::spawn(accept(listener, Arc::clone(&core), service));
-    Ok(Running { addr, core, task })
+impl FakeServer {
+    /// Binds `127.0.0.1:port` (0 for any) and serves `service`.
+    pub(crate) async fn start<S: Service>(service: Arc<S>, port: u16) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let core = Arc::new(Core::default());
+        let task = tokio::spawn(accept(listener, Arc::clone(&core), Arc::clone(&service)));
+        Ok(Self {
+            addr,
+            core,
+            service,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`, where the control endpoint is.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every API request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.core.requests()
+    }
+
+    /// Waits until `count` API requests arrived (or `timeout`).
+    pub async fn wait_for_requests(&self, count: usize, timeout: Duration) -> Vec<Recorded> {
+        self.core.wait_for(count, timeout).await
+    }
+
+    /// Sets or clears the fault applied to the next API requests.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.core.set_fault(fault);
+    }
+
+    /// Forgets the request log, the fault and the fake's own state.
+    pub fn clear(&self) {
+        self.core.clear();
+        self.service.reset();
+    }
 }
 
 async fn accept<S: Service>(listener: TcpListener, core: Arc<Core>, service: Arc<S>) {

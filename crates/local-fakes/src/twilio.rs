@@ -4,14 +4,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use base64::Engine as _;
 use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::server::{self, Exchange, Fault, Recorded, Reply, Running, Service};
+use crate::server::{Exchange, FakeServer, Reply, Service};
 
 /// Twilio's limit on one message body.
 pub const MAX_BODY_CHARS: usize = 1600;
@@ -256,8 +255,16 @@ impl Service for Twilio {
 
 /// The running Twilio fake.
 pub struct FakeTwilio {
-    running: Running,
+    server: FakeServer,
     service: Arc<Twilio>,
+}
+
+impl std::ops::Deref for FakeTwilio {
+    type Target = FakeServer;
+
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
 }
 
 impl std::fmt::Debug for FakeTwilio {
@@ -276,38 +283,17 @@ impl FakeTwilio {
             messages: Mutex::new(Vec::new()),
             next: AtomicU64::new(1),
         });
-        let running = server::start(Arc::clone(&service), port).await?;
-        Ok(Self { running, service })
+        let server = FakeServer::start(Arc::clone(&service), port).await?;
+        Ok(Self { server, service })
     }
 
     /// The base URL (`TWILIO_BASE_URL`), e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.running.addr)
+        self.server.root_url()
     }
 
     /// Messages accepted so far, oldest first.
     pub fn messages(&self) -> Vec<SentMessage> {
         self.service.messages()
-    }
-
-    /// Every API request so far.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.running.core.requests()
-    }
-
-    /// Waits until `count` API requests arrived (or `timeout`).
-    pub async fn wait_for_requests(&self, count: usize, timeout: Duration) -> Vec<Recorded> {
-        self.running.core.wait_for(count, timeout).await
-    }
-
-    /// Sets or clears the fault applied to the next API requests.
-    pub fn set_fault(&self, fault: Option<Fault>) {
-        self.running.core.set_fault(fault);
-    }
-
-    /// Forgets the request log, the messages and the fault.
-    pub fn clear(&self) {
-        self.running.core.clear();
-        self.service.reset();
     }
 }

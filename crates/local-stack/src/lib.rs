@@ -21,6 +21,7 @@
 //! `local-stack` binary; the end-to-end suite drives a [`Stack`] in
 //! process.
 
+pub mod cli;
 mod config;
 pub mod edge;
 mod error;

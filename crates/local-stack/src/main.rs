@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use local_stack::{
-    Artifacts, CredentialSource, DEFAULT_PORT, DEFAULT_SITE, LogSink, Stack, StackConfig,
+    Artifacts, CredentialSource, DEFAULT_PORT, DEFAULT_SITE, LogSink, Stack, StackConfig, cli,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -146,34 +146,11 @@ async fn run(config: StackConfig) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = match parse(&args) {
-        Ok(config) => config,
-        Err(message) => {
-            let mut err = std::io::stderr().lock();
-            if !message.is_empty() {
-                let _ = writeln!(err, "local-stack: {message}");
-            }
-            let _ = writeln!(err, "{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            let _ = writeln!(std::io::stderr(), "local-stack: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            let _ = writeln!(std::io::stderr(), "local-stack: {message}");
-            ExitCode::FAILURE
-        }
+    match parse(&args) {
+        Ok(config) => cli::run_main("local-stack", async {
+            run(config).await.map(|()| ExitCode::SUCCESS)
+        }),
+        Err(message) => cli::usage_error("local-stack", &message, USAGE),
     }
 }
 

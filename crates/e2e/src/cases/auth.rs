@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::cases::{api_call, query_param, sign_in};
+use crate::cases::{query_param, send_api, sign_in};
 use crate::client::Cookie;
 use crate::{Call, CaseFuture, Ctx, Jar, ensure};
 
@@ -64,13 +64,7 @@ pub fn flow<'a>(ctx: &'a Ctx<'a>) -> CaseFuture<'a> {
         );
         let mut jar: Jar = signed_in.jar;
 
-        let me = ctx
-            .client
-            .send(
-                api_call(ctx, Method::GET, "/users/me", None),
-                Some(&mut jar),
-            )
-            .await?;
+        let me = send_api(ctx, &mut jar, Method::GET, "/users/me", None, None).await?;
         ensure!(
             me.status == 200 && me.json()["email"] == "alice@example.com",
             "GET /users/me after sign-in: {}",
@@ -81,13 +75,15 @@ pub fn flow<'a>(ctx: &'a Ctx<'a>) -> CaseFuture<'a> {
             .get("access_token")
             .map(|c| c.value.clone())
             .unwrap_or_default();
-        let refreshed = ctx
-            .client
-            .send(
-                api_call(ctx, Method::POST, "/auth/refresh", Some(&json!({}))),
-                Some(&mut jar),
-            )
-            .await?;
+        let refreshed = send_api(
+            ctx,
+            &mut jar,
+            Method::POST,
+            "/auth/refresh",
+            Some(&json!({})),
+            None,
+        )
+        .await?;
         ensure!(
             refreshed.status == 200 && refreshed.json()["expires_in"].as_u64().unwrap_or(0) > 0,
             "POST /auth/refresh: {}",
@@ -106,13 +102,7 @@ pub fn flow<'a>(ctx: &'a Ctx<'a>) -> CaseFuture<'a> {
             new_access != old_access,
             "the refresh gave back the same access token"
         );
-        let me = ctx
-            .client
-            .send(
-                api_call(ctx, Method::GET, "/users/me", None),
-                Some(&mut jar),
-            )
-            .await?;
+        let me = send_api(ctx, &mut jar, Method::GET, "/users/me", None, None).await?;
         ensure!(
             me.status == 200,
             "GET /users/me with the refreshed token: {}",
@@ -124,13 +114,15 @@ pub fn flow<'a>(ctx: &'a Ctx<'a>) -> CaseFuture<'a> {
             .map(|c| c.value.clone())
             .ok_or("no refresh_token cookie before logout")?;
         let operations_before = stack.cognito().operations().len();
-        let out = ctx
-            .client
-            .send(
-                api_call(ctx, Method::POST, "/auth/logout", Some(&json!({}))),
-                Some(&mut jar),
-            )
-            .await?;
+        let out = send_api(
+            ctx,
+            &mut jar,
+            Method::POST,
+            "/auth/logout",
+            Some(&json!({})),
+            None,
+        )
+        .await?;
         let body = out.json();
         ensure!(
             out.status == 200 && body["revoked"] == true && body["signed_out_globally"] == true,
@@ -157,25 +149,21 @@ pub fn flow<'a>(ctx: &'a Ctx<'a>) -> CaseFuture<'a> {
         // The revoked refresh token, presented again, is refused.
         let mut stale = Jar::default();
         stale.set("refresh_token", &refresh_token);
-        let again = ctx
-            .client
-            .send(
-                api_call(ctx, Method::POST, "/auth/refresh", Some(&json!({}))),
-                Some(&mut stale),
-            )
-            .await?;
+        let again = send_api(
+            ctx,
+            &mut stale,
+            Method::POST,
+            "/auth/refresh",
+            Some(&json!({})),
+            None,
+        )
+        .await?;
         ensure!(
             again.status == 401 && again.json()["error"]["code"] == "invalid_refresh_token",
             "refreshing with the revoked token: {}",
             again.describe()
         );
-        let me = ctx
-            .client
-            .send(
-                api_call(ctx, Method::GET, "/users/me", None),
-                Some(&mut jar),
-            )
-            .await?;
+        let me = send_api(ctx, &mut jar, Method::GET, "/users/me", None, None).await?;
         ensure!(
             me.status == 401,
             "GET /users/me after logout: {}",

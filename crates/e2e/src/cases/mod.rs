@@ -132,6 +132,22 @@ pub fn api_call(ctx: &Ctx<'_>, method: Method, path: &str, body: Option<&Value>)
     }
 }
 
+/// Sends [`api_call`] with `jar`'s cookies (and `If-Match` when given).
+pub async fn send_api(
+    ctx: &Ctx<'_>,
+    jar: &mut Jar,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+    if_match: Option<u64>,
+) -> Result<Answer, String> {
+    let mut request = api_call(ctx, method, path, body);
+    if let Some(version) = if_match {
+        request = request.header("if-match", format!("\"{version}\""));
+    }
+    ctx.client.send(request, Some(jar)).await
+}
+
 /// A `MessageSid`-shaped id, unique in this run.
 pub fn unique_sid() -> String {
     let nanos = std::time::SystemTime::now()

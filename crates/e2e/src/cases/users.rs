@@ -1,25 +1,10 @@
 //! Item 3: users CRUD with the signed-in users' own cookies.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::cases::{api_call, sign_in};
-use crate::{Answer, CaseFuture, Ctx, Jar, ensure};
-
-async fn call(
-    ctx: &Ctx<'_>,
-    jar: &mut Jar,
-    method: Method,
-    path: &str,
-    body: Option<&Value>,
-    if_match: Option<u64>,
-) -> Result<Answer, String> {
-    let mut request = api_call(ctx, method, path, body);
-    if let Some(version) = if_match {
-        request = request.header("if-match", format!("\"{version}\""));
-    }
-    ctx.client.send(request, Some(jar)).await
-}
+use crate::cases::{send_api as call, sign_in};
+use crate::{Answer, CaseFuture, Ctx, ensure};
 
 fn version(answer: &Answer) -> u64 {
     answer.json()["version"].as_u64().unwrap_or(0)
@@ -163,12 +148,14 @@ pub fn crud<'a>(ctx: &'a Ctx<'a>) -> CaseFuture<'a> {
             patched.describe()
         );
         let new_id = format!("e2e-{}", crate::cases::unique_sid());
+        let new_user =
+            json!({"user_id": new_id, "email": "created@example.com", "name": "Created"});
         let created = call(
             ctx,
             &mut admin,
             Method::POST,
             "/users",
-            Some(&json!({"user_id": new_id, "email": "created@example.com", "name": "Created"})),
+            Some(&new_user),
             None,
         )
         .await?;
@@ -182,7 +169,7 @@ pub fn crud<'a>(ctx: &'a Ctx<'a>) -> CaseFuture<'a> {
             &mut admin,
             Method::POST,
             "/users",
-            Some(&json!({"user_id": new_id, "email": "created@example.com", "name": "Created"})),
+            Some(&new_user),
             None,
         )
         .await?;
