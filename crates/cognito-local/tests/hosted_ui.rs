@@ -189,6 +189,18 @@ impl Setup {
         (status, response.json().await.unwrap())
     }
 
+    /// `authorization_code` at the token endpoint.
+    async fn exchange(&self, code: &str, redirect_uri: &str, verifier: &str) -> (u16, Value) {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &self.client_id),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+        ])
+        .await
+    }
+
     async fn code(&self) -> String {
         let back = self.sign_in(PASSWORD).await;
         assert_eq!(back.status(), 302);
@@ -208,15 +220,7 @@ fn claims(jwt: &str) -> Value {
 async fn the_code_flow_with_pkce_gives_tokens_moto_signed() {
     let s = setup().await;
     let code = s.code().await;
-    let (status, tokens) = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", &s.client_id),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", VERIFIER),
-        ])
-        .await;
+    let (status, tokens) = s.exchange(&code, CALLBACK, VERIFIER).await;
     assert_eq!(status, 200, "{tokens}");
     let id = claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["aud"], s.client_id.as_str());
@@ -228,15 +232,7 @@ async fn the_code_flow_with_pkce_gives_tokens_moto_signed() {
     assert_eq!(tokens["token_type"], "Bearer");
 
     // A code is good once.
-    let (status, body) = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", &s.client_id),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", VERIFIER),
-        ])
-        .await;
+    let (status, body) = s.exchange(&code, CALLBACK, VERIFIER).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -252,15 +248,7 @@ async fn a_wrong_verifier_or_redirect_uri_is_invalid_grant() {
         (VERIFIER, "http://api.test.localhost:9/elsewhere"),
     ] {
         let code = s.code().await;
-        let (status, body) = s
-            .token(&[
-                ("grant_type", "authorization_code"),
-                ("client_id", &s.client_id),
-                ("code", &code),
-                ("redirect_uri", redirect),
-                ("code_verifier", verifier),
-            ])
-            .await;
+        let (status, body) = s.exchange(&code, redirect, verifier).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_grant"))
@@ -334,15 +322,7 @@ async fn a_wrong_password_shows_the_form_again_without_a_code() {
 async fn revoked_refresh_tokens_stop_working_everywhere() {
     let s = setup().await;
     let code = s.code().await;
-    let (_, tokens) = s
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", &s.client_id),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", VERIFIER),
-        ])
-        .await;
+    let (_, tokens) = s.exchange(&code, CALLBACK, VERIFIER).await;
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     let (status, refreshed) = s
         .token(&[

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use e2e::{SuiteOptions, all_cases};
-use local_stack::{Artifacts, cli};
+use local_stack::cli;
 
 const USAGE: &str = "\
 usage: e2e (--dist <dir> | --bin-dir <dir> [--root <workspace>]) [--stack-bin <local-stack>] [--only case,...]
@@ -19,8 +19,8 @@ usage: e2e (--dist <dir> | --bin-dir <dir> [--root <workspace>]) [--stack-bin <l
 The stack's log is printed when a case fails, or always with E2E_LOG=1.";
 
 fn parse(args: &[String]) -> Result<SuiteOptions, String> {
-    let (mut dist, mut bin_dir, mut root, mut stack_bin, mut only) =
-        (None, None, PathBuf::from("."), None, Vec::new());
+    let (mut artifacts, mut stack_bin, mut only) =
+        (cli::ArtifactFlags::default(), None, Vec::new());
     let mut iter = args.iter();
     while let Some(flag) = iter.next() {
         let mut value = || {
@@ -28,10 +28,10 @@ fn parse(args: &[String]) -> Result<SuiteOptions, String> {
                 .cloned()
                 .ok_or_else(|| format!("{flag} needs a value"))
         };
+        if artifacts.accept(flag, &mut value)? {
+            continue;
+        }
         match flag.as_str() {
-            "--dist" => dist = Some(PathBuf::from(value()?)),
-            "--bin-dir" => bin_dir = Some(PathBuf::from(value()?)),
-            "--root" => root = PathBuf::from(value()?),
             "--stack-bin" => stack_bin = Some(PathBuf::from(value()?)),
             "--only" => {
                 only = value()?
@@ -45,11 +45,7 @@ fn parse(args: &[String]) -> Result<SuiteOptions, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    let artifacts = match (dist, bin_dir) {
-        (Some(dist), None) => Artifacts::Dist(dist),
-        (None, Some(bin_dir)) => Artifacts::Host { root, bin_dir },
-        _ => return Err("give exactly one of --dist and --bin-dir".into()),
-    };
+    let artifacts = artifacts.artifacts()?;
     if let Some(unknown) = only
         .iter()
         .find(|o| !all_cases().iter().any(|c| c.name == o.as_str()))

@@ -2,13 +2,11 @@
 //! `cargo xtask local` starts).
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use local_stack::{
-    Artifacts, CredentialSource, DEFAULT_PORT, DEFAULT_SITE, LogSink, Stack, StackConfig, cli,
-};
+use local_stack::{CredentialSource, DEFAULT_PORT, DEFAULT_SITE, LogSink, Stack, StackConfig, cli};
 use tokio::signal::unix::{SignalKind, signal};
 
 const USAGE: &str = "\
@@ -28,9 +26,7 @@ usage: local-stack (--dist <dir> | --bin-dir <dir>) [--root <workspace>] [--port
 const TOKEN_RENEWAL: Duration = Duration::from_secs(30 * 60);
 
 fn parse(args: &[String]) -> Result<StackConfig, String> {
-    let mut dist = None;
-    let mut bin_dir = None;
-    let mut root = PathBuf::from(".");
+    let mut artifacts = cli::ArtifactFlags::default();
     let mut port = DEFAULT_PORT;
     let mut site = DEFAULT_SITE.to_owned();
     let mut credential_source = CredentialSource::Cookie;
@@ -42,10 +38,10 @@ fn parse(args: &[String]) -> Result<StackConfig, String> {
                 .cloned()
                 .ok_or_else(|| format!("{flag} needs a value"))
         };
+        if artifacts.accept(flag, &mut value)? {
+            continue;
+        }
         match flag.as_str() {
-            "--dist" => dist = Some(PathBuf::from(value()?)),
-            "--bin-dir" => bin_dir = Some(PathBuf::from(value()?)),
-            "--root" => root = PathBuf::from(value()?),
             "--port" => {
                 let raw = value()?;
                 port = raw
@@ -80,11 +76,7 @@ fn parse(args: &[String]) -> Result<StackConfig, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    let artifacts = match (dist, bin_dir) {
-        (Some(dist), None) => Artifacts::Dist(dist),
-        (None, Some(bin_dir)) => Artifacts::Host { root, bin_dir },
-        _ => return Err("give exactly one of --dist and --bin-dir".into()),
-    };
+    let artifacts = artifacts.artifacts()?;
     let mut config = StackConfig::new(artifacts);
     config.port = port;
     config.site = site;
@@ -157,6 +149,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use local_stack::Artifacts;
 
     fn args(line: &str) -> Vec<String> {
         line.split_whitespace().map(str::to_owned).collect()
