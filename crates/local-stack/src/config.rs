@@ -13,6 +13,9 @@ use crate::routes::RoutesSource;
 pub const DEFAULT_SITE: &str = "lambda-forge.localhost";
 /// The port `cargo xtask local` serves the app and the API on.
 pub const DEFAULT_PORT: u16 = 4080;
+/// Sandboxes per function (each runs one invocation at a time, as on
+/// Lambda); a few, so that concurrent requests really run concurrently.
+pub const DEFAULT_CONCURRENCY: usize = 4;
 /// The password of every seeded user.
 pub const PASSWORD: &str = "Local-Passw0rd!";
 /// The number the seeded users text (Twilio's magic test number).
@@ -133,6 +136,8 @@ pub struct StackConfig {
     pub credential_source: CredentialSource,
     /// `authorizer_result_ttl_in_seconds`.
     pub authorizer_ttl: Duration,
+    /// Sandboxes each function may run at once (Lambda's concurrency).
+    pub concurrency: usize,
     /// Where the routes come from.
     pub routes: RoutesSource,
     /// The seeded users.
@@ -167,6 +172,7 @@ impl StackConfig {
             port: 0,
             credential_source: CredentialSource::Cookie,
             authorizer_ttl: Duration::from_secs(300),
+            concurrency: DEFAULT_CONCURRENCY,
             users: SeedUser::defaults(),
             extra_app_hosts: Vec::new(),
             env_overrides: BTreeMap::new(),

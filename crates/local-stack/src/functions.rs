@@ -161,11 +161,24 @@ pub struct FunctionStats {
     cold_starts: AtomicU64,
 }
 
-/// One function: its settings and at most one sandbox.
+/// Sandboxes waiting for an invocation, and the generation they belong to
+/// (a restart starts a new one; older sandboxes are stopped when they come
+/// back).
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Instance>,
+    generation: u64,
+    stopped: bool,
+}
+
+/// One function: its settings and its sandboxes. Like Lambda, each sandbox
+/// runs one invocation at a time and more are started, up to the
+/// function's concurrency, while all are busy.
 pub struct FunctionHost {
     artifact: FunctionArtifact,
     env: Mutex<BTreeMap<String, String>>,
-    instance: tokio::sync::Mutex<Option<Instance>>,
+    pool: Mutex<Pool>,
+    concurrency: tokio::sync::Semaphore,
     stats: FunctionStats,
     log: LogSink,
 }
@@ -179,12 +192,19 @@ impl std::fmt::Debug for FunctionHost {
 }
 
 impl FunctionHost {
-    /// A host for `artifact` with `env` on top of Lambda's variables.
-    pub fn new(artifact: FunctionArtifact, env: BTreeMap<String, String>, log: LogSink) -> Self {
+    /// A host for `artifact` with `env` on top of Lambda's variables, and
+    /// at most `concurrency` sandboxes (at least one).
+    pub fn new(
+        artifact: FunctionArtifact,
+        env: BTreeMap<String, String>,
+        concurrency: usize,
+        log: LogSink,
+    ) -> Self {
         Self {
             artifact,
             env: Mutex::new(env),
-            instance: tokio::sync::Mutex::new(None),
+            pool: Mutex::new(Pool::default()),
+            concurrency: tokio::sync::Semaphore::new(concurrency.max(1)),
             stats: FunctionStats::default(),
             log,
         }
@@ -208,6 +228,10 @@ impl FunctionHost {
     /// The environment on top of Lambda's.
     pub fn env(&self) -> BTreeMap<String, String> {
         self.env.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     async fn start_instance(&self) -> Result<Instance, String> {
@@ -274,46 +298,73 @@ impl FunctionHost {
         }
     }
 
-    /// Starts the sandbox now (so that a bad configuration fails at once).
-    pub async fn warm(&self) -> Result<(), StackError> {
-        let mut slot = self.instance.lock().await;
-        if slot.is_none() {
-            let instance =
-                self.start_instance()
-                    .await
-                    .map_err(|message| StackError::FunctionStart {
-                        name: self.artifact.name.clone(),
-                        message,
-                    })?;
-            *slot = Some(instance);
+    /// An idle sandbox of the current generation, or a new one.
+    async fn take_instance(&self) -> Result<(Instance, u64), String> {
+        loop {
+            let (candidate, generation) = {
+                let mut pool = self.pool();
+                (pool.idle.pop(), pool.generation)
+            };
+            match candidate {
+                Some(mut instance) => {
+                    if instance.process.try_exit().is_none() {
+                        return Ok((instance, generation));
+                    }
+                    // Its runtime died while idle: Lambda would start anew.
+                    instance.stop().await;
+                }
+                None => return Ok((self.start_instance().await?, generation)),
+            }
         }
+    }
+
+    /// Puts a sandbox back, unless it belongs to an older generation or
+    /// the host is stopped.
+    async fn give_back(&self, instance: Instance, generation: u64) {
+        let leftover = {
+            let mut pool = self.pool();
+            if pool.stopped || pool.generation != generation {
+                Some(instance)
+            } else {
+                pool.idle.push(instance);
+                None
+            }
+        };
+        if let Some(instance) = leftover {
+            instance.stop().await;
+        }
+    }
+
+    /// Starts a sandbox now (so that a bad configuration fails at once).
+    pub async fn warm(&self) -> Result<(), StackError> {
+        let instance =
+            self.start_instance()
+                .await
+                .map_err(|message| StackError::FunctionStart {
+                    name: self.artifact.name.clone(),
+                    message,
+                })?;
+        let generation = self.pool().generation;
+        self.give_back(instance, generation).await;
         Ok(())
     }
 
-    /// Invokes the function with `event` (one at a time, like one Lambda
-    /// sandbox).
+    /// Invokes the function with `event`, in an idle sandbox or a new one
+    /// (up to the function's concurrency; further invocations wait).
     pub async fn invoke(&self, event: &Value) -> Result<Value, InvokeError> {
         self.stats.invocations.fetch_add(1, Ordering::Relaxed);
-        let mut slot = self.instance.lock().await;
-        let exited = slot
-            .as_mut()
-            .is_some_and(|instance| instance.process.try_exit().is_some());
-        if exited && let Some(instance) = slot.take() {
-            instance.stop().await;
-        }
-        if slot.is_none() {
-            let instance = self
-                .start_instance()
+        let _permit = self
+            .concurrency
+            .acquire()
+            .await
+            .map_err(|_| InvokeError::Unavailable("the function is stopped".into()))?;
+        let (mut instance, generation) =
+            self.take_instance()
                 .await
                 .map_err(|why| InvokeError::Function {
                     error_type: "Runtime.InitError".into(),
                     message: why,
                 })?;
-            *slot = Some(instance);
-        }
-        let Some(instance) = slot.as_mut() else {
-            return Err(InvokeError::Unavailable("no sandbox".into()));
-        };
         let pending = instance.emulator.invoke(event);
         let timeout = self.artifact.timeout;
         let result = tokio::select! {
@@ -338,39 +389,49 @@ impl FunctionHost {
         };
         let ended = match &result {
             Err(InvokeError::Timeout(_)) => true,
-            Err(InvokeError::Function { .. }) => slot
-                .as_mut()
-                .is_some_and(|instance| instance.process.try_exit().is_some()),
+            Err(InvokeError::Function { .. }) => instance.process.try_exit().is_some(),
             _ => false,
         };
-        if ended && let Some(instance) = slot.take() {
+        if ended {
             // Lambda ends a sandbox that timed out or whose runtime died.
             self.log.line(
                 &self.artifact.name,
                 "sandbox ended (timeout or crash); the next invocation is a cold start",
             );
             instance.stop().await;
+        } else {
+            self.give_back(instance, generation).await;
         }
         result
     }
 
-    /// Stops the sandbox, replaces the environment variables given (an
-    /// empty value removes one) and starts a new sandbox.
+    /// Stops every idle sandbox (busy ones stop when they finish), replaces
+    /// the environment variables given (an empty value removes one) and
+    /// starts a new sandbox.
     pub async fn restart(&self, changes: &BTreeMap<String, String>) -> Result<(), StackError> {
-        {
-            let mut slot = self.instance.lock().await;
-            if let Some(instance) = slot.take() {
-                instance.stop().await;
-            }
-            let mut env = self.env.lock().unwrap_or_else(|p| p.into_inner());
-            apply_changes(&mut env, changes);
+        let idle = {
+            let mut pool = self.pool();
+            pool.generation += 1;
+            std::mem::take(&mut pool.idle)
+        };
+        for instance in idle {
+            instance.stop().await;
         }
+        apply_changes(
+            &mut self.env.lock().unwrap_or_else(|p| p.into_inner()),
+            changes,
+        );
         self.warm().await
     }
 
-    /// Stops the sandbox.
+    /// Stops every idle sandbox; busy ones stop when they finish.
     pub async fn stop(&self) {
-        if let Some(instance) = self.instance.lock().await.take() {
+        let idle = {
+            let mut pool = self.pool();
+            pool.stopped = true;
+            std::mem::take(&mut pool.idle)
+        };
+        for instance in idle {
             instance.stop().await;
         }
     }

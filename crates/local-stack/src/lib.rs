@@ -32,8 +32,8 @@ pub mod seed;
 mod stack;
 
 pub use config::{
-    ADMIN_GROUP, AUTHORIZER, Artifacts, CredentialSource, DEFAULT_PORT, DEFAULT_SITE, PASSWORD,
-    SeedUser, StackConfig, TWILIO_NUMBER,
+    ADMIN_GROUP, AUTHORIZER, Artifacts, CredentialSource, DEFAULT_CONCURRENCY, DEFAULT_PORT,
+    DEFAULT_SITE, PASSWORD, SeedUser, StackConfig, TWILIO_NUMBER,
 };
 pub use error::StackError;
 pub use log::{LogEntry, LogSink};

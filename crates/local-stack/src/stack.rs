@@ -309,7 +309,12 @@ impl Stack {
             if let Some(changes) = config.env_overrides.get(&artifact.name) {
                 apply_changes(&mut env, changes);
             }
-            functions.insert(FunctionHost::new(artifact, env, log.clone()));
+            functions.insert(FunctionHost::new(
+                artifact,
+                env,
+                config.concurrency,
+                log.clone(),
+            ));
         }
         let functions = Arc::new(functions);
         log.line("stack", "starting the functions");
