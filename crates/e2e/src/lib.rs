@@ -5,6 +5,7 @@
 //! | case | what it proves |
 //! | --- | --- |
 //! | `sms-inbound` | a Twilio-signed form (signed the documented way, see [`local_fakes::twilio_signature`]) from an opted-in user is answered through the Twilio fake with the OpenAI fake's text; a retry is answered once; a bad signature is 403 and leaves nothing in any table |
+//! | `sms-burst` | a few hundred signed webhooks, a quarter of them sent three times, through the gateway: every message recorded, answered exactly once; throughput and p50/p99 latency printed |
 //! | `auth-flow` | login redirect (state, PKCE S256), hosted-UI sign-in, callback, cookies and their attributes, refresh, logout (refresh token revoked, cookies cleared) |
 //! | `users-crud` | own profile read/update with versions (stale 412, missing 428), another user's profile refused, the admin's list/create/update/delete |
 //! | `jwt-refusals` | no token, expired, tampered, `alg: none`, wrong audience, an ID token: all 401 from the gateway, users never invoked |
@@ -87,6 +88,11 @@ pub fn all_cases() -> Vec<Case> {
             name: "sms-inbound",
             what: "signed SMS answered via the fakes, retry answered once, bad signature stores nothing",
             run: cases::sms::inbound,
+        },
+        Case {
+            name: "sms-burst",
+            what: "a burst of signed webhooks with retries: each stored once, answered once; throughput, p50/p99",
+            run: cases::burst::burst,
         },
         Case {
             name: "auth-flow",

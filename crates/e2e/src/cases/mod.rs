@@ -1,6 +1,7 @@
 //! The HTTP cases, and the sign-in every case that needs a user shares.
 
 pub mod auth;
+pub mod burst;
 pub mod cors;
 pub mod jwt;
 pub mod shutdown;

@@ -19,7 +19,12 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 const RETRY_WATCH: Duration = Duration::from_secs(2);
 
 /// The form Twilio posts for an inbound SMS.
-fn inbound_form(from: &str, body: &str, sid: &str, account_sid: &str) -> Vec<(String, String)> {
+pub(crate) fn inbound_form(
+    from: &str,
+    body: &str,
+    sid: &str,
+    account_sid: &str,
+) -> Vec<(String, String)> {
     [
         ("ToCountry", "US"),
         ("SmsMessageSid", sid),
@@ -55,13 +60,13 @@ async fn post(
     ctx.client.send(call, None).await
 }
 
-fn sign(token: &str, url: &str, form: &[(String, String)]) -> String {
+pub(crate) fn sign(token: &str, url: &str, form: &[(String, String)]) -> String {
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     twilio_signature(token, url, &pairs)
 }
 
-/// Tables (all of them) holding an item that mentions `needle`.
-async fn tables_mentioning(ctx: &Ctx<'_>, needle: &str) -> Result<Vec<String>, String> {
+/// Every item of every table, as `(table, item as text)`.
+async fn every_item(ctx: &Ctx<'_>) -> Result<Vec<(String, String)>, String> {
     let client = aws_sdk_dynamodb::Client::new(&ctx.stack.moto().sdk_config().await);
     let tables = client
         .list_tables()
@@ -70,7 +75,7 @@ async fn tables_mentioning(ctx: &Ctx<'_>, needle: &str) -> Result<Vec<String>, S
         .map_err(|e| format!("listing tables: {e}"))?
         .table_names
         .unwrap_or_default();
-    let mut found = Vec::new();
+    let mut items = Vec::new();
     for table in tables {
         let mut start = None;
         loop {
@@ -81,21 +86,44 @@ async fn tables_mentioning(ctx: &Ctx<'_>, needle: &str) -> Result<Vec<String>, S
                 .send()
                 .await
                 .map_err(|e| format!("scanning {table}: {e}"))?;
-            if page
-                .items()
-                .iter()
-                .any(|item| format!("{item:?}").contains(needle))
-            {
-                found.push(table.clone());
-                break;
-            }
+            items.extend(
+                page.items()
+                    .iter()
+                    .map(|item| (table.clone(), format!("{item:?}"))),
+            );
             start = page.last_evaluated_key;
             if start.is_none() {
                 break;
             }
         }
     }
-    Ok(found)
+    Ok(items)
+}
+
+/// For each needle, the table of every item that mentions it (a table
+/// twice: two items).
+pub(crate) async fn tables_mentioning_each(
+    ctx: &Ctx<'_>,
+    needles: &[String],
+) -> Result<Vec<(String, Vec<String>)>, String> {
+    let items = every_item(ctx).await?;
+    Ok(needles
+        .iter()
+        .map(|needle| {
+            let tables: Vec<String> = items
+                .iter()
+                .filter(|(_, item)| item.contains(needle.as_str()))
+                .map(|(table, _)| table.clone())
+                .collect();
+            (needle.clone(), tables)
+        })
+        .collect())
+}
+
+/// The tables holding an item that mentions `needle`.
+async fn tables_mentioning(ctx: &Ctx<'_>, needle: &str) -> Result<Vec<String>, String> {
+    let mut found = tables_mentioning_each(ctx, &[needle.to_owned()]).await?;
+    Ok(found.pop().map(|(_, tables)| tables).unwrap_or_default())
 }
 
 /// The case.
