@@ -297,11 +297,12 @@ impl Gateway {
             };
         };
         let source_ip = request.remote.ip().to_string();
+        let headers = forwarding_headers(&request.headers, &source_ip, request_id);
         let incoming = IncomingRequest {
             method: request.method.as_str(),
             path: &request.path,
             query: request.query.as_deref(),
-            headers: &request.headers,
+            headers: &headers,
             body: &request.body,
             source_ip: &source_ip,
             matched: &matched,
@@ -506,6 +507,40 @@ impl Gateway {
             }
         })
     }
+}
+
+/// The request's headers plus what API Gateway adds on the way in:
+/// `X-Forwarded-For` (the client appended), `-Port`, `-Proto` and an
+/// `X-Amzn-Trace-Id`.
+fn forwarding_headers(headers: &HeaderMap, source_ip: &str, request_id: &str) -> HeaderMap {
+    let mut headers = headers.clone();
+    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(earlier) => format!("{earlier}, {source_ip}"),
+        None => source_ip.to_owned(),
+    };
+    let port = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|host| host.rsplit_once(':'))
+        .map_or("80".to_owned(), |(_, port)| port.to_owned());
+    let trace = format!(
+        "Root=1-{:08x}-{}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        request_id.replace('-', "").get(..24).unwrap_or_default()
+    );
+    for (name, value) in [
+        ("x-forwarded-for", forwarded_for),
+        ("x-forwarded-port", port),
+        ("x-forwarded-proto", "http".to_owned()),
+        ("x-amzn-trace-id", trace),
+    ] {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    headers
 }
 
 struct Refusal {

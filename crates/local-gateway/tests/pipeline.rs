@@ -370,6 +370,14 @@ async fn every_set_cookie_value_reaches_the_client() {
     let event = &api.functions.calls_of("users")[0];
     assert_eq!(event["body"], "hello");
     assert_eq!(event["queryStringParameters"]["x"], "1");
+    assert_eq!(event["headers"]["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(event["headers"]["x-forwarded-proto"], "http");
+    assert!(
+        event["headers"]["x-amzn-trace-id"]
+            .as_str()
+            .unwrap()
+            .starts_with("Root=1-")
+    );
     assert!(event["requestContext"].get("authorizer").is_none());
 }
 
