@@ -1,11 +1,10 @@
-//! The function host's Lambda semantics with a shell runtime speaking the
-//! Runtime API over curl: one invocation per sandbox, more sandboxes up to
+//! The function host's Lambda semantics with a small Python runtime
+//! speaking the Runtime API: one invocation per sandbox, more sandboxes up to
 //! the concurrency, timeouts and crashes end a sandbox, restarts take the
 //! new environment, init failures are reported with the output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,20 +13,29 @@ use local_stack::LogSink;
 use local_stack::functions::{FunctionArtifact, FunctionHost};
 use serde_json::{Value, json};
 
-const RUNTIME: &str = r#"#!/bin/sh
-api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
-if [ -n "$FAIL_INIT" ]; then echo "bad configuration: FAIL_INIT"; exit 3; fi
-while true; do
-  headers=$(mktemp)
-  event=$(curl -sS -D "$headers" "$api/invocation/next") || exit 1
-  id=$(grep -i '^lambda-runtime-aws-request-id:' "$headers" | cut -d' ' -f2 | tr -d '\r')
-  rm -f "$headers"
-  case "$event" in
-    *sleep*) sleep 1 ;;
-    *crash*) exit 7 ;;
-  esac
-  curl -sS -X POST "$api/invocation/$id/response" -d "{\"greeting\":\"$GREETING\",\"pid\":$$}" >/dev/null
-done
+/// Python's standard library only: the Nix check's sandbox has python3
+/// (moto's) but no curl.
+const RUNTIME: &str = r#"
+import json, os, sys, time, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+if os.environ.get("FAIL_INIT"):
+    print("bad configuration: FAIL_INIT", flush=True)
+    sys.exit(3)
+while True:
+    with urllib.request.urlopen(api + "/invocation/next") as next_event:
+        request_id = next_event.headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(next_event.read() or b"null")
+    if event.get("sleep"):
+        time.sleep(1)
+    if event.get("crash"):
+        sys.exit(7)
+    answer = {"greeting": os.environ.get("GREETING", ""), "pid": os.getpid()}
+    response = urllib.request.Request(
+        api + "/invocation/" + request_id + "/response",
+        data=json.dumps(answer).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(response).read()
 "#;
 
 fn host(
@@ -36,9 +44,8 @@ fn host(
     concurrency: usize,
     env: &[(&str, &str)],
 ) -> Arc<FunctionHost> {
-    let program = dir.path().join("bootstrap");
+    let program = dir.path().join("bootstrap.py");
     std::fs::write(&program, RUNTIME).unwrap();
-    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
     let env: BTreeMap<String, String> = env
         .iter()
         .map(|(k, v)| ((*k).into(), (*v).into()))
@@ -47,7 +54,7 @@ fn host(
         FunctionArtifact {
             name: "shell".into(),
             program,
-            runner: Vec::new(),
+            runner: vec![std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".into())],
             timeout,
             memory_mb: 128,
         },
