@@ -26,6 +26,11 @@ usage: cargo xtask <command>
                              every function, the local API Gateway) until Ctrl-C; dist/ zips when present
   e2e [--dist dist|--host] [--only case,...]
                              the end-to-end suite against the local stack, headless Chromium included
+  nix-replay [--phase eval,test,boot,artifact,controls] [--dist dist]
+                             the flake's builds without Nix: evaluate every output for the three systems
+                             through stand-in inputs, check its rules, replay lock resolution, the test
+                             suite, the boot checks and one artifact build under a Nix sandbox's conditions;
+                             negative controls
   ci                         everything CI runs, in order, stopping at the first failure";
 
 /// What to build for.
@@ -64,6 +69,11 @@ pub enum Command {
     Bench(BenchArgs),
     Local(LocalArgs),
     E2e(E2eArgs),
+    NixReplay {
+        /// Empty means every phase.
+        phases: Vec<String>,
+        dist: PathBuf,
+    },
 }
 
 /// `cargo xtask bench` options.
@@ -149,6 +159,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             host: flags.switch("--host"),
             only: take_list(&mut flags, "--only"),
         }),
+        "nix-replay" => Command::NixReplay {
+            phases: take_list(&mut flags, "--phase"),
+            dist: flags.path("--dist", "dist"),
+        },
         "bench" => Command::Bench(BenchArgs {
             quick: flags.switch("--quick"),
             no_build: flags.switch("--no-build"),

@@ -8,6 +8,7 @@
 //! cargo xtask repro [--only a,b]
 //! cargo xtask local [--dist dist|--host] [--port 4080] [--site ...] [--credential-source ...]
 //! cargo xtask e2e [--dist dist|--host] [--only case,...]
+//! cargo xtask nix-replay [--phase eval,test,boot,artifact,controls] [--dist dist]
 //! cargo xtask ci
 //! cargo xtask bench [--quick] [--no-build] [--skip-python] [--skip-micro] [--skip-qemu] ...
 //! ```
@@ -23,6 +24,7 @@ mod cli;
 mod dist;
 mod local;
 mod prereq;
+mod replay;
 mod repro;
 mod run;
 mod smoke;
@@ -95,6 +97,36 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => bench::bench(&ws, &args),
         Command::Local(args) => local::local(&ws, &args),
         Command::E2e(args) => local::e2e(&ws, &args),
+        Command::NixReplay { phases, dist } => {
+            prereq::require(&prereq::for_replay())?;
+            let phases = if phases.is_empty() {
+                vec![
+                    replay::Phase::Eval,
+                    replay::Phase::Test,
+                    replay::Phase::Boot,
+                    replay::Phase::Artifact,
+                    replay::Phase::Controls,
+                ]
+            } else {
+                phases
+                    .iter()
+                    .map(|p| {
+                        replay::Phase::parse(p).ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "--phase {p}: expected eval, test, boot, artifact or controls"
+                            )
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?
+            };
+            replay::replay(
+                &ws,
+                &replay::Options {
+                    phases,
+                    dist: ws.resolve(&dist),
+                },
+            )
+        }
     }
 }
 
