@@ -2,86 +2,51 @@
 //! request.
 //!
 //! Input is the route declaration of docs/artifacts.md (contract A): each
-//! function's `(method, path, authorized)` triples plus the name of the
-//! function answering every preflight. Paths are REST API resource paths:
-//! literal segments (`[A-Za-z0-9._-]+`), `{name}`, or a final `{name+}`.
-//! Matching follows API Gateway: a literal segment beats a variable, a
-//! variable beats a greedy `{name+}`; an explicit method beats `ANY`; a
-//! path or method that is not declared is API Gateway's 403 "Missing
-//! Authentication Token".
+//! function's routes as `lambda_pack::route` parses them (from the crates'
+//! `[package.metadata.lambda]` or `manifest.json`) plus the name of the
+//! function answering every preflight. Path syntax and the rules between
+//! routes are `lambda_pack::route`'s, the same Terraform's plan relies on;
+//! this module only adds API Gateway's matching of a request: a literal
+//! segment beats a variable, a variable beats a greedy `{name+}`; an
+//! explicit method beats `ANY`; a path or method that is not declared is
+//! API Gateway's 403 "Missing Authentication Token".
 
 use std::collections::BTreeMap;
 
 use http::Method;
+use lambda_pack::route::{self, Claim};
 
-/// A declared method: one HTTP method or `ANY`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RouteMethod {
-    /// Every method not declared on its own on the same path.
-    Any,
-    /// One method (upper case).
-    Exact(String),
-}
+pub use lambda_pack::route::Method as RouteMethod;
 
-impl RouteMethod {
-    /// Parses `GET POST PUT PATCH DELETE HEAD ANY` (upper case, as declared).
-    pub fn parse(raw: &str) -> Result<Self, RouteError> {
-        match raw {
-            "ANY" => Ok(Self::Any),
-            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" => Ok(Self::Exact(raw.to_owned())),
-            "OPTIONS" => Err(RouteError::new(
-                raw,
-                "OPTIONS is never declared: preflights are routed to the preflight function",
-            )),
-            _ => Err(RouteError::new(
-                raw,
-                "method must be one of GET POST PUT PATCH DELETE HEAD ANY (upper case)",
-            )),
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            Self::Any => "ANY",
-            Self::Exact(method) => method,
-        }
-    }
-}
-
-impl std::fmt::Display for RouteMethod {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One declared route.
+/// One declared route and the function that declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// The function that answers it.
     pub function: String,
-    /// The method.
-    pub method: RouteMethod,
-    /// The resource path, e.g. `/users/{id}`.
-    pub path: String,
-    /// Whether the REQUEST authorizer guards it.
-    pub authorized: bool,
+    /// The declaration.
+    pub route: route::Route,
+}
+
+impl Route {
+    /// `function`'s route `method path`.
+    pub fn new(function: &str, method: RouteMethod, path: &str, authorized: bool) -> Self {
+        Self {
+            function: function.to_owned(),
+            route: route::Route {
+                method,
+                path: path.to_owned(),
+                authorized,
+            },
+        }
+    }
 }
 
 /// A declaration API Gateway could not express.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("route {what}: {why}")]
+#[error("function {function}: {message}")]
 pub struct RouteError {
-    what: String,
-    why: String,
-}
-
-impl RouteError {
-    fn new(what: impl Into<String>, why: impl Into<String>) -> Self {
-        Self {
-            what: what.into(),
-            why: why.into(),
-        }
-    }
+    function: String,
+    message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,52 +56,14 @@ enum Segment {
     Greedy(String),
 }
 
-impl Segment {
-    fn parse(raw: &str) -> Option<Self> {
-        let literal = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-        };
-        let name = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        };
-        if let Some(inner) = raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
-            if let Some(greedy) = inner.strip_suffix('+') {
-                return name(greedy).then(|| Self::Greedy(greedy.to_owned()));
-            }
-            return name(inner).then(|| Self::Variable(inner.to_owned()));
+impl From<route::Segment<'_>> for Segment {
+    fn from(segment: route::Segment<'_>) -> Self {
+        match segment {
+            route::Segment::Literal(text) => Self::Literal(text.to_owned()),
+            route::Segment::Variable(name) => Self::Variable(name.to_owned()),
+            route::Segment::Greedy(name) => Self::Greedy(name.to_owned()),
         }
-        literal(raw).then(|| Self::Literal(raw.to_owned()))
     }
-}
-
-fn parse_path(path: &str) -> Result<Vec<Segment>, RouteError> {
-    let bad = |why: &str| RouteError::new(path, why);
-    let rest = path
-        .strip_prefix('/')
-        .ok_or_else(|| bad("a path starts with /"))?;
-    if rest.is_empty() {
-        return Ok(Vec::new());
-    }
-    let segments: Vec<Segment> = rest
-        .split('/')
-        .map(|raw| {
-            Segment::parse(raw).ok_or_else(|| {
-                bad("segments are literals ([A-Za-z0-9._-]+), {name} or a final {name+}; no empty segment or trailing slash")
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    if let Some(position) = segments
-        .iter()
-        .position(|s| matches!(s, Segment::Greedy(_)))
-        && position + 1 != segments.len()
-    {
-        return Err(bad("a greedy {name+} segment must be the last one"));
-    }
-    Ok(segments)
 }
 
 /// Where a matched request goes.
@@ -174,13 +101,34 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// Builds the table; fails on a path API Gateway cannot express, two
-    /// functions claiming the same method and path (`ANY` overlaps every
-    /// method of its path), or sibling variables with different names.
+    /// Builds the table; fails on a path API Gateway cannot express or a
+    /// rule between routes broken (`lambda_pack::route::conflicts`: two
+    /// functions claiming one method and path, `ANY` overlapping every
+    /// method of its path, two parameters at one position).
     pub fn new(routes: Vec<Route>, preflight: Option<String>) -> Result<Self, RouteError> {
+        let claims: Vec<Claim<'_>> = routes
+            .iter()
+            .map(|r| Claim {
+                function: &r.function,
+                route: &r.route,
+            })
+            .collect();
+        if let Some(conflict) = route::conflicts(&claims).into_iter().next() {
+            return Err(RouteError {
+                function: conflict.function,
+                message: conflict.message,
+            });
+        }
         let mut resources: Vec<Resource> = Vec::new();
-        for route in routes {
-            let segments = parse_path(&route.path)?;
+        for Route { function, route } in routes {
+            let segments = route::segments(&route.path)
+                .map_err(|message| RouteError {
+                    function: function.clone(),
+                    message: format!("{} {}: {message}", route.method, route.path),
+                })?
+                .into_iter()
+                .map(Segment::from)
+                .collect();
             let index = match resources.iter().position(|r| r.path == route.path) {
                 Some(index) => index,
                 None => {
@@ -192,30 +140,14 @@ impl RouteTable {
                     resources.len() - 1
                 }
             };
-            let resource = &mut resources[index];
-            let clash = resource.methods.iter().find(|(method, _)| {
-                **method == route.method
-                    || **method == RouteMethod::Any
-                    || route.method == RouteMethod::Any
-            });
-            if let Some((method, existing)) = clash {
-                return Err(RouteError::new(
-                    format!("{} {}", route.method, route.path),
-                    format!(
-                        "{} already claims {method} {} (ANY overlaps every method)",
-                        existing.function, route.path
-                    ),
-                ));
-            }
-            resource.methods.insert(
+            resources[index].methods.insert(
                 route.method,
                 Target {
-                    function: route.function,
+                    function,
                     authorized: route.authorized,
                 },
             );
         }
-        check_sibling_variables(&resources)?;
         Ok(Self {
             resources,
             preflight,
@@ -232,15 +164,17 @@ impl RouteTable {
         let mut routes = Vec::new();
         for resource in &self.resources {
             for (method, target) in &resource.methods {
-                routes.push(Route {
-                    function: target.function.clone(),
-                    method: method.clone(),
-                    path: resource.path.clone(),
-                    authorized: target.authorized,
-                });
+                routes.push(Route::new(
+                    &target.function,
+                    *method,
+                    &resource.path,
+                    target.authorized,
+                ));
             }
         }
-        routes.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+        routes.sort_by(|a, b| {
+            (&a.route.path, a.route.method).cmp(&(&b.route.path, b.route.method))
+        });
         routes
     }
 
@@ -266,9 +200,9 @@ impl RouteTable {
                 None => resource.methods.get(&RouteMethod::Any)?.clone(),
             }
         } else {
-            resource
-                .methods
-                .get(&RouteMethod::Exact(method.as_str().to_owned()))
+            RouteMethod::parse(method.as_str())
+                .ok()
+                .and_then(|exact| resource.methods.get(&exact))
                 .or_else(|| resource.methods.get(&RouteMethod::Any))?
                 .clone()
         };
@@ -278,44 +212,6 @@ impl RouteTable {
             target,
         })
     }
-}
-
-fn check_sibling_variables(resources: &[Resource]) -> Result<(), RouteError> {
-    // parent path -> the variable name used right below it
-    let mut variables: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for resource in resources {
-        let mut parent = String::new();
-        for segment in &resource.segments {
-            let name = match segment {
-                Segment::Variable(name) | Segment::Greedy(name) => Some(name),
-                Segment::Literal(_) => None,
-            };
-            if let Some(name) = name {
-                match variables.get(&parent) {
-                    Some((other, seen_in)) if other != name => {
-                        return Err(RouteError::new(
-                            &resource.path,
-                            format!(
-                                "{{{name}}} and {{{other}}} (in {seen_in}) are sibling variables under {}: API Gateway allows one name per level",
-                                if parent.is_empty() { "/" } else { &parent }
-                            ),
-                        ));
-                    }
-                    Some(_) => {}
-                    None => {
-                        variables.insert(parent.clone(), (name.clone(), resource.path.clone()));
-                    }
-                }
-            }
-            parent.push('/');
-            parent.push_str(match segment {
-                Segment::Literal(text) => text,
-                Segment::Variable(_) => "{}",
-                Segment::Greedy(_) => "{+}",
-            });
-        }
-    }
-    Ok(())
 }
 
 /// How well a resource matches: per segment 2 for a literal, 1 for a
@@ -387,12 +283,12 @@ mod tests {
     use super::*;
 
     fn route(function: &str, method: &str, path: &str, authorized: bool) -> Route {
-        Route {
-            function: function.into(),
-            method: RouteMethod::parse(method).unwrap(),
-            path: path.into(),
+        Route::new(
+            function,
+            RouteMethod::parse(method).unwrap(),
+            path,
             authorized,
-        }
+        )
     }
 
     fn table() -> RouteTable {
@@ -456,35 +352,13 @@ mod tests {
     }
 
     #[test]
-    fn paths_api_gateway_cannot_express_are_refused() {
-        for path in [
-            "users",
-            "/users/",
-            "//users",
-            "/users/{id",
-            "/users/{}",
-            "/a/{rest+}/b",
-            "/a b",
-            "/users/{id}x",
-        ] {
+    fn declarations_lambda_pack_refuses_are_refused_here_too() {
+        // The rules are lambda_pack::route's (tested there); these show the
+        // gateway applies them rather than a second parser of its own.
+        for path in ["users", "/users/", "/users/{id", "/a/{rest+}/b", "/a b"] {
             let err = RouteTable::new(vec![route("f", "GET", path, false)], None).unwrap_err();
             assert!(err.to_string().contains(path), "{path}: {err}");
         }
-        assert!(RouteMethod::parse("get").is_err());
-        assert!(RouteMethod::parse("OPTIONS").is_err());
-    }
-
-    #[test]
-    fn two_claims_on_one_method_and_path_are_refused_any_overlapping_all() {
-        let err = RouteTable::new(
-            vec![
-                route("a", "GET", "/x", false),
-                route("b", "GET", "/x", false),
-            ],
-            None,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("a already claims GET /x"), "{err}");
         let err = RouteTable::new(
             vec![
                 route("a", "POST", "/x", false),
@@ -493,20 +367,17 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("ANY overlaps"), "{err}");
-    }
-
-    #[test]
-    fn sibling_variables_must_share_one_name() {
-        let err = RouteTable::new(
-            vec![
-                route("a", "GET", "/users/{id}", false),
-                route("a", "GET", "/users/{user}/x", false),
-            ],
-            None,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("sibling variables"), "{err}");
+        assert!(err.to_string().contains("function b"), "{err}");
+        assert!(
+            RouteTable::new(
+                vec![
+                    route("a", "GET", "/users/{id}", false),
+                    route("a", "GET", "/users/{user}/x", false),
+                ],
+                None,
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -514,7 +385,7 @@ mod tests {
         let listed: Vec<String> = table()
             .routes()
             .iter()
-            .map(|r| format!("{} {}", r.method, r.path))
+            .map(|r| r.route.to_string())
             .collect();
         assert_eq!(
             listed,
@@ -524,8 +395,8 @@ mod tests {
                 "GET /users",
                 "GET /users/me",
                 "PATCH /users/me",
-                "DELETE /users/{id}",
                 "GET /users/{id}",
+                "DELETE /users/{id}",
             ]
         );
     }

@@ -114,11 +114,8 @@ fn echo(event: &Value) -> Result<Value, InvokeError> {
 }
 
 fn routes() -> RouteTable {
-    let route = |function: &str, method: &str, path: &str, authorized| Route {
-        function: function.into(),
-        method: RouteMethod::parse(method).unwrap(),
-        path: path.into(),
-        authorized,
+    let route = |function: &str, method: &str, path: &str, authorized| {
+        Route::new(function, RouteMethod::parse(method).unwrap(), path, authorized)
     };
     RouteTable::new(
         vec![

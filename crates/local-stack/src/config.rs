@@ -159,14 +159,10 @@ pub struct StackConfig {
 impl StackConfig {
     /// A stack of `artifacts` with the defaults: [`DEFAULT_SITE`] on any
     /// free port, cookie credentials, a 300 s authorizer cache (Terraform's
-    /// default), the fixture's routes, [`SeedUser::defaults`].
+    /// default), the routes the artifacts declare, [`SeedUser::defaults`].
     pub fn new(artifacts: Artifacts) -> Self {
-        let dist = match &artifacts {
-            Artifacts::Dist(dir) => Some(dir.clone()),
-            Artifacts::Host { .. } => None,
-        };
         Self {
-            routes: RoutesSource::for_dist(dist.as_deref()),
+            routes: RoutesSource::for_artifacts(&artifacts),
             artifacts,
             site: DEFAULT_SITE.into(),
             port: 0,

@@ -589,11 +589,12 @@ impl Stack {
             .user("alice")
             .map_or("<user id>", |u| u.sub.as_str())
             .to_owned();
-        for route in self.gateway.config().routes.routes() {
+        for declared in self.gateway.config().routes.routes() {
+            let route = &declared.route;
             let path = route.path.replace("{id}", &alice);
-            let method = match &route.method {
+            let method = match route.method {
                 RouteMethod::Any => "GET".to_owned(),
-                RouteMethod::Exact(m) => m.clone(),
+                exact => exact.as_str().to_owned(),
             };
             let mut command = format!("  curl -i -X {method} '{api}{path}'");
             if route.authorized {
