@@ -94,6 +94,11 @@ fn function_env(name: &str, ctx: &EnvContext<'_>) -> BTreeMap<String, String> {
                 ("PHONE_CLAIMS_TABLE", "phone_claims"),
                 ("CURSOR_SECRET", &ctx.seeded.cursor_secret),
                 ("ADMIN_GROUP", ADMIN_GROUP),
+                // Phone proofs: codes texted through the Twilio fake with
+                // the sms secret's credentials, from the sms number.
+                ("TWILIO_SECRET_ID", SMS_SECRET),
+                ("SMS_FROM", TWILIO_NUMBER),
+                ("TWILIO_BASE_URL", &ctx.twilio_url),
             ]));
             e
         }
@@ -143,6 +148,7 @@ fn function_env(name: &str, ctx: &EnvContext<'_>) -> BTreeMap<String, String> {
             ("JWKS_URL", &jwks),
             ("CREDENTIAL_SOURCE", ctx.credential_source.env_value()),
             ("ACCESS_TOKEN_COOKIE", ACCESS_TOKEN_COOKIE),
+            ("AUTHORIZER_PAYLOAD", "request"),
         ]),
         _ => BTreeMap::new(),
     };
@@ -755,6 +761,12 @@ mod tests {
                 .cors
                 .allows_origin("http://app.lambda-forge.localhost:4080")
         );
+        // Phone proofs text their codes through the Twilio fake.
+        let proof = users.phone_proof.expect("phone proofs configured");
+        assert_eq!(proof.secret_id, SMS_SECRET);
+        assert_eq!(proof.from, TWILIO_NUMBER);
+        assert_eq!(env_of("users", source)["TWILIO_BASE_URL"], proof.base_url);
+        assert_eq!(proof.base_url, env_of("sms", source)["TWILIO_BASE_URL"]);
         let sms = sms::Config::from_env(&env_of("sms", source)).unwrap();
         assert_eq!(
             sms.public_webhook_url,
