@@ -197,6 +197,12 @@ impl Call {
         self.header("content-type", "application/json")
     }
 
+    /// A raw body with the given content type.
+    pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(body.into());
+        self.header("content-type", content_type)
+    }
+
     /// A form body (with its content type).
     pub fn form(mut self, pairs: &[(&str, &str)]) -> Self {
         self.body = Some(

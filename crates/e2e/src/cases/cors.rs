@@ -54,9 +54,9 @@ pub fn preflights_and_errors<'a>(ctx: &'a Ctx<'a>) -> CaseFuture<'a> {
             ok.headers
         );
         // Every declared path answers its preflight, authorized or not.
-        for route in stack.gateway().config().routes.routes() {
-            let method = route.method.to_string().replace("ANY", "GET");
-            let path = route.path.replace("{id}", "some-user");
+        for declared in stack.gateway().config().routes.routes() {
+            let method = declared.route.method.to_string().replace("ANY", "GET");
+            let path = declared.route.path.replace("{id}", "some-user");
             let answer = preflight(ctx, &path, &app, &method).await?;
             ensure!(
                 answer.status == 204 && allows(&answer, &app),
