@@ -172,9 +172,8 @@ impl RouteTable {
                 ));
             }
         }
-        routes.sort_by(|a, b| {
-            (&a.route.path, a.route.method).cmp(&(&b.route.path, b.route.method))
-        });
+        routes
+            .sort_by(|a, b| (&a.route.path, a.route.method).cmp(&(&b.route.path, b.route.method)));
         routes
     }
 

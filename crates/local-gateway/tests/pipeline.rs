@@ -115,7 +115,12 @@ fn echo(event: &Value) -> Result<Value, InvokeError> {
 
 fn routes() -> RouteTable {
     let route = |function: &str, method: &str, path: &str, authorized| {
-        Route::new(function, RouteMethod::parse(method).unwrap(), path, authorized)
+        Route::new(
+            function,
+            RouteMethod::parse(method).unwrap(),
+            path,
+            authorized,
+        )
     };
     RouteTable::new(
         vec![

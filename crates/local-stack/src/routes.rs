@@ -128,7 +128,10 @@ mod tests {
             "PATCH /users/{id} users true",
             "DELETE /users/{id} users true",
         ] {
-            assert!(listed.contains(&expected.to_owned()), "{expected}: {listed:?}");
+            assert!(
+                listed.contains(&expected.to_owned()),
+                "{expected}: {listed:?}"
+            );
         }
         assert_eq!(table.preflight(), Some("cors"));
         let preflight = table.resolve(&Method::OPTIONS, "/sms/inbound").unwrap();
@@ -171,6 +174,9 @@ mod tests {
         let bad = manifest.replace("/x/{p+}", "/x/{p+}/y");
         std::fs::write(dir.path().join("manifest.json"), bad).unwrap();
         let err = source.load().unwrap_err().to_string();
-        assert!(err.contains("manifest.json") && err.contains("greedy"), "{err}");
+        assert!(
+            err.contains("manifest.json") && err.contains("greedy"),
+            "{err}"
+        );
     }
 }
