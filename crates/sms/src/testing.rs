@@ -1,13 +1,104 @@
 //! Test support (feature `test-util`): inbound-message webhooks as Twilio
 //! posts them, signed like Twilio signs them, in both API Gateway payload
-//! versions. Used by this crate's tests and by the sms worker's end-to-end
-//! tests.
+//! versions, plus what every sms test needs (the test account's
+//! constants, one log capture per test binary, unique names, a hung
+//! endpoint). Used by this crate's tests and the sms worker's.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use base64::Engine as _;
+use lambda_logging::CapturedLogs;
 use serde_json::{Value, json};
 
 use crate::signature;
+
+/// The URL the test webhooks are posted to (and signed for).
+pub const WEBHOOK_URL: &str = "https://api.example.com/prod/sms/inbound";
+/// The test Twilio account.
+pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
+/// Its auth token.
+pub const AUTH_TOKEN: &str = "twilio-auth-token-7f3a9c";
+/// The test OpenAI key.
+pub const OPENAI_KEY: &str = "sk-test-openai-key-51d2e8";
+/// Our Twilio number.
+pub const OUR_NUMBER: &str = "+15550001111";
+
+/// The secret holding the test credentials; a `null` in `extra` removes a
+/// key, anything else sets it.
+pub fn secret_json(extra: &Value) -> String {
+    let mut secret = json!({
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "openai_api_key": OPENAI_KEY,
+    });
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        if v.is_null() {
+            secret.as_object_mut().unwrap().remove(k);
+        } else {
+            secret[k] = v.clone();
+        }
+    }
+    secret.to_string()
+}
+
+/// The test binary's log capture: one global subscriber at info level,
+/// installed before any handler runs.
+pub fn logs() -> &'static CapturedLogs {
+    static LOGS: OnceLock<CapturedLogs> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs::default();
+        let subscriber = lambda_logging::json_subscriber(
+            lambda_logging::level_filter(Some("info"), None),
+            logs.clone(),
+        );
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    })
+}
+
+/// The captured log lines (JSON objects) that mention `needle`.
+pub fn log_lines_with(needle: &str) -> Vec<Value> {
+    logs()
+        .contents()
+        .lines()
+        .filter(|line| line.contains(needle))
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// `prefix` made unique in this process (table and secret names).
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A loopback endpoint that accepts connections, reads nothing and never
+/// answers: a dependency that hangs.
+pub async fn silent_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    url
+}
+
+/// A loopback URL where nothing listens: a dependency that is down.
+pub fn closed_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
 
 /// An inbound SMS webhook, as Twilio posts it.
 #[derive(Debug, Clone)]
@@ -28,17 +119,10 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    /// Message `body` from `from` to `to`, id `sid`, of account
-    /// `account_sid`, posted to `url` and signed with `auth_token`.
-    pub fn sms(
-        sid: &str,
-        from: &str,
-        to: &str,
-        body: &str,
-        account_sid: &str,
-        auth_token: &str,
-        url: &str,
-    ) -> Self {
+    /// Message `body` from `from` to [`OUR_NUMBER`], id `sid`, of the test
+    /// account, posted to [`WEBHOOK_URL`] and signed with [`AUTH_TOKEN`].
+    pub fn sms(sid: &str, from: &str, body: &str) -> Self {
+        let (to, account_sid, auth_token, url) = (OUR_NUMBER, ACCOUNT_SID, AUTH_TOKEN, WEBHOOK_URL);
         let params = [
             ("ToCountry", "US"),
             ("SmsMessageSid", sid),

@@ -4,100 +4,28 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_logging::CapturedLogs;
 use moto_harness::SharedMoto;
 use serde_json::{Value, json};
 use sms::testing::{Resp, Webhook};
 use sms::{Config, Deps};
 
+pub use sms::testing::{
+    AUTH_TOKEN, OPENAI_KEY, OUR_NUMBER, WEBHOOK_URL, log_lines_with, logs, silent_endpoint, unique,
+};
+
 pub const SCHEMA: &str = include_str!("../../../../terraform/schema/dynamodb.json");
-pub const WEBHOOK_URL: &str = "https://api.example.com/prod/sms/inbound";
-pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
-pub const AUTH_TOKEN: &str = "twilio-auth-token-7f3a9c";
-pub const OPENAI_KEY: &str = "sk-test-openai-key-51d2e8";
-pub const OUR_NUMBER: &str = "+15550001111";
 pub const PHONE: &str = "+15551234567";
 pub const APOLOGY: &str = "Sorry, try again later.";
 
-/// The test binary's log capture: one global subscriber at info level,
-/// installed before any handler runs.
-pub fn logs() -> &'static CapturedLogs {
-    static LOGS: OnceLock<CapturedLogs> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = CapturedLogs::default();
-        let subscriber = lambda_logging::json_subscriber(
-            lambda_logging::level_filter(Some("info"), None),
-            logs.clone(),
-        );
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        logs
-    })
-}
-
-/// The log lines (JSON) that mention `needle`.
-pub fn log_lines_with(needle: &str) -> Vec<Value> {
-    logs()
-        .contents()
-        .lines()
-        .filter(|line| line.contains(needle))
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
-}
-
-pub fn unique(prefix: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 pub fn secret_json(extra: Value) -> String {
-    let mut secret = json!({
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
-        "openai_api_key": OPENAI_KEY,
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        if v.is_null() {
-            secret.as_object_mut().unwrap().remove(k);
-        } else {
-            secret[k] = v.clone();
-        }
-    }
-    secret.to_string()
-}
-
-/// A loopback endpoint that accepts connections, reads nothing and never
-/// answers: a dependency that hangs.
-pub async fn silent_endpoint() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    url
+    sms::testing::secret_json(&extra)
 }
 
 /// A message as the test webhooks sign it.
 pub fn webhook(sid: &str, from: &str, body: &str) -> Webhook {
-    Webhook::sms(
-        sid,
-        from,
-        OUR_NUMBER,
-        body,
-        ACCOUNT_SID,
-        AUTH_TOKEN,
-        WEBHOOK_URL,
-    )
+    Webhook::sms(sid, from, body)
 }
 
 /// The webhook over a fresh table and a fresh secret.
