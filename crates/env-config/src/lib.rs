@@ -145,24 +145,6 @@ pub fn flag_or(env: &(impl Env + ?Sized), name: &str, default: bool) -> Result<b
     }
 }
 
-/// A required DynamoDB table or index name: 3 to 255 of `A-Z a-z 0-9 _ - .`
-/// (DynamoDB's rule), so a typo fails at init instead of on every request.
-pub fn dynamodb_name(env: &(impl Env + ?Sized), name: &str) -> Result<String, ConfigError> {
-    let value = required(env, name)?;
-    let valid = (3..=255).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-    if valid {
-        Ok(value)
-    } else {
-        Err(ConfigError::new(
-            name,
-            format!("{value:?} is not a DynamoDB table or index name (3-255 of A-Z a-z 0-9 _ - .)"),
-        ))
-    }
-}
-
 /// A comma-separated list; items are trimmed and blank items dropped.
 /// Absent means an empty list.
 pub fn list(env: &(impl Env + ?Sized), name: &str) -> Vec<String> {
@@ -198,24 +180,6 @@ mod tests {
             err.to_string(),
             "invalid configuration: TABLE_NAME: is required but not set"
         );
-    }
-
-    #[test]
-    fn dynamodb_names_follow_dynamodbs_rule() {
-        let env = [
-            ("OK", "sms-history_v2.prod"),
-            ("SLASH", "a/b"),
-            ("SHORT", "ab"),
-        ];
-        assert_eq!(
-            dynamodb_name(&env, "OK").as_deref(),
-            Ok("sms-history_v2.prod")
-        );
-        for bad in ["SLASH", "SHORT", "UNSET"] {
-            assert_eq!(dynamodb_name(&env, bad).unwrap_err().variable, bad);
-        }
-        let long = "t".repeat(256);
-        assert!(dynamodb_name(&[("LONG", long.as_str())], "LONG").is_err());
     }
 
     #[test]

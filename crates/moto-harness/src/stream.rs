@@ -149,7 +149,9 @@ impl StreamReader {
             .await
             .map_err(|e| stream_error(format!("{operation}: {e}")))?;
         if !status.is_success() {
-            return Err(stream_error(format!("{operation} answered {status}: {text}")));
+            return Err(stream_error(format!(
+                "{operation} answered {status}: {text}"
+            )));
         }
         serde_json::from_str(&text).map_err(|e| stream_error(format!("{operation}: {e}")))
     }
@@ -201,7 +203,10 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(seen, [("INSERT", "SM1"), ("INSERT", "SM2"), ("MODIFY", "SM1")]);
+        assert_eq!(
+            seen,
+            [("INSERT", "SM1"), ("INSERT", "SM2"), ("MODIFY", "SM1")]
+        );
         assert_eq!(records[0]["eventSource"], "aws:dynamodb");
         assert_eq!(records[0]["eventSourceARN"], reader.stream_arn());
         assert_eq!(records[0]["dynamodb"]["NewImage"]["state"]["S"], "received");

@@ -332,6 +332,28 @@ impl InboxError {
     }
 }
 
+/// A required table or index name variable of the sms functions, checked
+/// against DynamoDB's rule (3 to 255 of `A-Z a-z 0-9 _ - .`) so that a
+/// typo fails at init instead of on every message.
+pub fn dynamodb_name(
+    env: &(impl env_config::Env + ?Sized),
+    variable: &str,
+) -> Result<String, env_config::ConfigError> {
+    let value = env_config::required(env, variable)?;
+    let valid = (3..=255).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if valid {
+        Ok(value)
+    } else {
+        Err(env_config::ConfigError::new(
+            variable,
+            format!("{value:?} is not a DynamoDB table or index name (3-255 of A-Z a-z 0-9 _ - .)"),
+        ))
+    }
+}
+
 /// Milliseconds since the epoch.
 pub fn epoch_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -876,6 +898,24 @@ mod tests {
         ] {
             assert_eq!(ReplyKind::parse(kind.as_str()), Some(kind));
         }
+    }
+
+    #[test]
+    fn dynamodb_names_follow_dynamodbs_rule() {
+        let env = [
+            ("OK", "sms-history_v2.prod"),
+            ("SLASH", "a/b"),
+            ("SHORT", "ab"),
+        ];
+        assert_eq!(
+            dynamodb_name(&env, "OK").as_deref(),
+            Ok("sms-history_v2.prod")
+        );
+        for bad in ["SLASH", "SHORT", "UNSET"] {
+            assert_eq!(dynamodb_name(&env, bad).unwrap_err().variable, bad);
+        }
+        let long = "t".repeat(256);
+        assert!(dynamodb_name(&[("LONG", long.as_str())], "LONG").is_err());
     }
 
     #[test]

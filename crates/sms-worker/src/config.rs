@@ -150,10 +150,10 @@ impl Config {
         };
         let reply = |name: &str, default: &str| check_sms_text(name, text_or(name, default));
         let config = Self {
-            users_table: env_config::dynamodb_name(env, USERS_TABLE)?,
-            users_phone_index: env_config::dynamodb_name(env, USERS_PHONE_INDEX)?,
-            history_table: env_config::dynamodb_name(env, SMS_HISTORY_TABLE)?,
-            inbound_table: env_config::dynamodb_name(env, IDEMPOTENCY_TABLE)?,
+            users_table: sms_inbox::dynamodb_name(env, USERS_TABLE)?,
+            users_phone_index: sms_inbox::dynamodb_name(env, USERS_PHONE_INDEX)?,
+            history_table: sms_inbox::dynamodb_name(env, SMS_HISTORY_TABLE)?,
+            inbound_table: sms_inbox::dynamodb_name(env, IDEMPOTENCY_TABLE)?,
             secret_id: env_config::required(env, SECRET_ID)?,
             secret_ttl: env_config::seconds_in(env, SECRET_TTL_SECONDS, 300, 0..=3600)?,
             openai_base_url: base_url(env, OPENAI_BASE_URL, "https://api.openai.com/v1")?,
