@@ -438,7 +438,10 @@ impl Inbox {
         }
     }
 
-    /// The record of `message_sid` (strongly consistent), if any.
+    /// The record of `message_sid` (strongly consistent), if any. An item
+    /// without a state is not a message record but a bare claim, as the
+    /// webhook wrote them before the worker existed (or after a rollback to
+    /// such a version): there is nothing to answer, so it counts as absent.
     pub async fn get(&self, message_sid: &str) -> Result<Option<Record>, InboxError> {
         let output = self
             .client
@@ -449,7 +452,10 @@ impl Inbox {
             .send()
             .await
             .map_err(|err| self.store_error("GetItem", &err))?;
-        output.item.map(|item| self.parse(&item)).transpose()
+        match output.item {
+            Some(item) if item.contains_key(attr::STATE) => self.parse(&item).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// Takes the lease of `seen` for `owner` until `lease_until_ms` and

@@ -60,6 +60,27 @@ async fn a_message_is_recorded_once_with_its_fields_and_ttl() {
 }
 
 #[tokio::test]
+async fn a_bare_claim_from_an_older_webhook_is_not_a_message() {
+    let (inbox, moto) = inbox().await;
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    client
+        .put_item()
+        .table_name(inbox.table())
+        .item(
+            "message_sid",
+            aws_sdk_dynamodb::types::AttributeValue::S("SMold".into()),
+        )
+        .item(
+            "expires_at",
+            aws_sdk_dynamodb::types::AttributeValue::N("4102444800".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(inbox.get("SMold").await.unwrap().is_none());
+}
+
+#[tokio::test]
 async fn a_claim_takes_a_lease_counts_the_attempt_and_excludes_others() {
     let (inbox, _moto) = inbox().await;
     inbox
