@@ -4,17 +4,42 @@ locals {
   # Least privilege per function, beyond writing its own logs. Functions the
   # module does not know (a new crate) get logs only until they are listed here.
   function_statements = {
+    # The webhook only records inbound messages (conditional put).
     sms = [
       {
-        sid       = "History"
-        actions   = ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
-        resources = [local.table_arns["sms_history"]]
+        sid       = "RecordInbound"
+        actions   = ["dynamodb:PutItem"]
+        resources = [local.table_arns["idempotency"]]
         condition = []
       },
       {
-        sid       = "Idempotency"
-        actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+        sid       = "Secret"
+        actions   = ["secretsmanager:GetSecretValue"]
+        resources = [aws_secretsmanager_secret.this["sms"].arn]
+        condition = []
+      },
+    ]
+    # The worker reads the inbound table's stream (Lambda's event source
+    # mapping uses the function's role), moves each message through its
+    # states, answers from the history, and hands failed batches to its
+    # on-failure queue (sms_worker.tf).
+    sms-worker = [
+      {
+        sid       = "InboundStream"
+        actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+        resources = ["${local.table_arns["idempotency"]}/stream/*"]
+        condition = []
+      },
+      {
+        sid       = "InboundStates"
+        actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
         resources = [local.table_arns["idempotency"]]
+        condition = []
+      },
+      {
+        sid       = "History"
+        actions   = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+        resources = [local.table_arns["sms_history"]]
         condition = []
       },
       {
@@ -35,6 +60,12 @@ locals {
         sid       = "Secret"
         actions   = ["secretsmanager:GetSecretValue"]
         resources = [aws_secretsmanager_secret.this["sms"].arn]
+        condition = []
+      },
+      {
+        sid       = "OnFailureQueue"
+        actions   = ["sqs:SendMessage"]
+        resources = compact([local.sms_worker_dlq_arn])
         condition = []
       },
     ]
