@@ -24,17 +24,23 @@ let
 
   workspaceLayersOf = a: builtins.filter (l: set.byName ? ${l}) a.layers;
 
-  # Runs a script (with errexit), keeps its output as $out, and shows it in
-  # the log whether it passes or not.
+  # The sandbox has no /etc/ssl (and stdenv sets SSL_CERT_FILE to
+  # /no-cert-file.crt): every HTTPS client built by a test or at a
+  # bootstrap's init (rustls-platform-verifier) needs a root store, even
+  # though all traffic goes to loopback fakes and moto.
+  certificates = "${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt";
+
+  # Runs a script (with errexit) with the given inputs and variables, keeps
+  # its output as $out, and shows it in the log whether it passes or not.
   logged =
-    name: inputs: script:
+    name: inputs: env: script:
     let
       run = pkgs.writeShellScript "${name}-run" ''
         set -euo pipefail
         ${script}
       '';
     in
-    pkgs.runCommand name { nativeBuildInputs = inputs; } ''
+    pkgs.runCommand name ({ nativeBuildInputs = inputs; } // env) ''
       if ! ${run} > log 2>&1; then
         cat log
         exit 1
@@ -50,7 +56,7 @@ let
     let
       members = [ a.name ] ++ workspaceLayersOf a;
     in
-    logged "${a.name}-lambda-pack-check" [ tools.lambda-pack ] ''
+    logged "${a.name}-lambda-pack-check" [ tools.lambda-pack ] { } ''
       mkdir artifacts
       ${artifacts.copyZips "artifacts" members}
       lambda-pack manifest --workspace ${build.declarationSrc} --artifacts artifacts ${
@@ -76,10 +82,12 @@ let
   # The `bootstrap` (or extension) from the zip, started against the
   # Runtime API emulator with the canned events `cargo xtask smoke` sends;
   # under qemu-user when the build machine is not aarch64. moto is on the
-  # PATH for smoke cases that need DynamoDB (the runner starts it).
+  # PATH for smoke cases that need DynamoDB (the runner starts it); the
+  # emulator hands SSL_CERT_FILE to the bootstrap (auth, authorizer and sms
+  # build their HTTPS clients at init).
   boot =
     a:
-    logged "${a.name}-boot" [ tools.lambda-emulator moto ] (
+    logged "${a.name}-boot" [ tools.lambda-emulator moto ] { SSL_CERT_FILE = certificates; } (
       "lambda-emulator smoke --zip ${artifacts.zips.${a.name}}/${a.name}.zip --cases ${smokeSrc a}/${a.dir}/smoke.json"
       + lib.optionalString (runner != null) " --runner ${runner}"
     );
@@ -167,7 +175,13 @@ let
         partitions = 1;
         partitionType = "count";
         cargoNextestPartitionsExtraArgs = "--no-tests=pass";
-        nativeBuildInputs = [ moto ];
+        # moto for the integration tests; git for xtask's repro tests (they
+        # list a repository's files the way a fresh clone has them).
+        nativeBuildInputs = [
+          moto
+          pkgs.git
+        ];
+        SSL_CERT_FILE = certificates;
         # The tests serve fakes and moto on 127.0.0.1.
         __darwinAllowLocalNetworking = true;
       }
@@ -206,8 +220,9 @@ let
       touch $out
     '';
 
-    nix-fmt = pkgs.runCommand "nix-fmt" { nativeBuildInputs = [ pkgs.nixfmt ]; } ''
-      find ${nixSrc} -name '*.nix' -print0 | xargs -0 nixfmt --check
+    # The formatter CI runs (nix/tests/run.sh) and `nix fmt` runs.
+    nix-fmt = pkgs.runCommand "nix-fmt" { nativeBuildInputs = [ tools.nix-fmt ]; } ''
+      nix-fmt --check ${nixSrc}
       touch $out
     '';
   };

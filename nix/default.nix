@@ -13,31 +13,22 @@ let
   forge = import ./lib;
   set = forge.artifacts.load root;
   toolchains = forge.toolchain.fromFile (root + "/rust-toolchain.toml");
+  pins = forge.buildTools.fromFile (root + "/Cargo.toml");
 
   overlays = [ (import rust-overlay) ];
   # terraform's licence is unfree: allow that one package and nothing else.
   config.allowUnfreePredicate = pkg: builtins.elem (nixpkgs.lib.getName pkg) [ "terraform" ];
 
-  # The build machine's own packages: host tools, checks, the dev shell.
+  # The build machine's packages. There is no cross package set: the
+  # artifacts are cross-compiled by zig (./zig.nix), exactly as `cargo xtask
+  # dist` does, so no build machine needs a musl cross GCC.
   pkgs = import nixpkgs { inherit system overlays config; };
-
-  # The artifacts' package set: static aarch64 musl from every build system.
-  # On aarch64-linux this is still a cross set (glibc to musl), so the
-  # artifact is the same kind of binary wherever it is built.
-  pkgsCross = import nixpkgs {
-    localSystem = system;
-    crossSystem.config = set.workspace.target;
-    inherit overlays config;
-  };
 
   inherit (pkgs) lib;
 
-  # The toolchain of rust-toolchain.toml, for native builds (host tools,
-  # clippy, tests) and, through the cross-aware `p`, for the artifacts.
+  # The toolchain of rust-toolchain.toml (with the aarch64 musl std it
+  # lists), for the host tools, the checks and the artifacts alike.
   craneLib = (crane.mkLib pkgs).overrideToolchain (
-    p: p.rust-bin.fromRustupToolchainFile (root + "/rust-toolchain.toml")
-  );
-  craneLibCross = (crane.mkLib pkgsCross).overrideToolchain (
     p: p.rust-bin.fromRustupToolchainFile (root + "/rust-toolchain.toml")
   );
   # Same pin plus rust-analyzer and rust-src for editors.
@@ -45,18 +36,26 @@ let
     p: p.rust-bin.fromRustupToolchain toolchains.dev
   );
 
-  # Can this machine start the artifact's `bootstrap`: natively (any Linux
-  # on aarch64), under qemu-user (other Linux), or not at all (darwin)?
-  target = pkgsCross.stdenv.hostPlatform;
-  runsNatively = pkgs.stdenv.hostPlatform.canExecute target;
+  buildTools = import ./zig.nix {
+    inherit
+      pkgs
+      lib
+      pins
+      system
+      ;
+  };
+
+  # Can this machine start a linux/aarch64 `bootstrap`: natively (aarch64
+  # Linux), under qemu-user (other Linux), or not at all (darwin)?
+  host = pkgs.stdenv.hostPlatform;
   runner =
-    if runsNatively then
+    if host.isLinux && host.isAarch64 then
       null
-    else if target.emulatorAvailable pkgs then
-      target.emulator pkgs
+    else if host.isLinux then
+      "${pkgs.qemu-user}/bin/qemu-aarch64"
     else
       null;
-  canBoot = runsNatively || runner != null;
+  canBoot = host.isLinux;
 
   names = forge.names.outputs { inherit set canBoot; };
 
@@ -64,12 +63,11 @@ let
     inherit
       lib
       pkgs
-      pkgsCross
       craneLib
-      craneLibCross
       set
       root
       forge
+      buildTools
       ;
   };
 
@@ -116,9 +114,16 @@ assert lib.assertMsg (builtins.attrNames packages == builtins.sort builtins.less
   devShell =
     flakeChecks:
     import ./shell.nix {
-      inherit lib pkgs craneLibDev;
+      inherit
+        lib
+        pkgs
+        craneLibDev
+        buildTools
+        tools
+        ;
       checks = flakeChecks;
     };
 
-  formatter = pkgs.nixfmt-tree or pkgs.nixfmt;
+  # `nix fmt`: the formatter CI and the nix-fmt check run (crates/nix-fmt).
+  formatter = tools.nix-fmt;
 }

@@ -1,34 +1,34 @@
 # `nix develop`: the pinned toolchain with rust-analyzer and rust-src, every
 # input of the flake checks (crane's devShell `checks`), and the tools the
-# non-Nix path (`cargo xtask`) and the integration tests use.
+# non-Nix path (`cargo xtask`) and the integration tests use: the pinned
+# zig and cargo-zigbuild, so that `cargo xtask dist` in the shell gives the
+# flake's bytes.
 {
   lib,
   pkgs,
   craneLibDev,
+  buildTools,
+  tools,
   checks,
 }:
-let
-  # cargo-lambda before 1.9.2 links aarch64 through a zig that Rust 1.98's
-  # target definition breaks.
-  cargo-lambda =
-    lib.warnIf (lib.versionOlder pkgs.cargo-lambda.version "1.9.2")
-      "cargo-lambda ${pkgs.cargo-lambda.version} from nixpkgs is older than 1.9.2; update the nixpkgs input"
-      pkgs.cargo-lambda;
-in
 craneLibDev.devShell {
   inherit checks;
 
   packages = [
-    cargo-lambda
+    pkgs.cargo-lambda
     pkgs.cargo-nextest
-    pkgs.cargo-zigbuild
-    pkgs.zig
-    pkgs.qemu
+    buildTools.cargo-zigbuild
+    buildTools.zig
+    tools.nix-fmt
     pkgs.terraform
     pkgs.awscli2
     pkgs.jq
     pkgs.taplo
-    pkgs.nixfmt
     (pkgs.python3.withPackages (ps: [ ps.moto ] ++ (ps.moto.optional-dependencies.server or [ ])))
+  ]
+  # qemu-user runs aarch64 binaries on x86_64 Linux (`cargo xtask smoke`);
+  # only the user-mode emulators, not the whole system emulator.
+  ++ lib.optionals (pkgs.stdenv.hostPlatform.isLinux && !pkgs.stdenv.hostPlatform.isAarch64) [
+    pkgs.qemu-user
   ];
 }

@@ -1,5 +1,6 @@
-# The host tools every artifact derivation and check calls, built natively
-# (they run on the build machine, never on Lambda).
+# The host tools the artifact derivations and checks call, built natively in
+# the dev profile (they run on the build machine, never on Lambda), reusing
+# the native dependency build.
 { craneLib, build }:
 let
   tool =
@@ -9,7 +10,6 @@ let
       // {
         pname = package;
         cargoExtraArgs = "--locked -p ${package} --bin ${package}";
-        src = build.fileSetForCrate "crates/${package}";
         meta.mainProgram = package;
       }
     );
@@ -17,4 +17,6 @@ in
 {
   lambda-pack = tool "lambda-pack";
   lambda-emulator = tool "lambda-emulator";
+  # The Nix formatter: `nix fmt`, the nix-fmt check and CI run this one.
+  nix-fmt = tool "nix-fmt";
 }

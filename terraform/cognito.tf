@@ -2,7 +2,9 @@ locals {
   user_pool_id        = var.create_cognito ? aws_cognito_user_pool.this[0].id : var.cognito_user_pool_id
   user_pool_client_id = var.create_cognito ? aws_cognito_user_pool_client.this[0].id : var.cognito_client_id
   user_pool_domain    = var.create_cognito ? "${aws_cognito_user_pool_domain.this[0].domain}.auth.${local.region}.amazoncognito.com" : var.cognito_domain
-  user_pool_arn       = var.create_cognito ? aws_cognito_user_pool.this[0].arn : "arn:${local.partition}:cognito-idp:${local.region}:${local.account_id}:userpool/${coalesce(var.cognito_user_pool_id, "unset")}"
+  # Hosted-UI prefixes are unique per region across every AWS account.
+  cognito_domain_prefix = coalesce(var.cognito_domain_prefix, "${var.name}-${local.account_id}")
+  user_pool_arn         = var.create_cognito ? aws_cognito_user_pool.this[0].arn : "arn:${local.partition}:cognito-idp:${local.region}:${local.account_id}:userpool/${coalesce(var.cognito_user_pool_id, "unset")}"
 }
 
 resource "aws_cognito_user_pool" "this" {
@@ -78,6 +80,14 @@ resource "aws_cognito_user_pool_client" "this" {
 resource "aws_cognito_user_pool_domain" "this" {
   count = var.create_cognito ? 1 : 0
 
-  domain       = coalesce(var.cognito_domain_prefix, var.name)
+  domain       = local.cognito_domain_prefix
   user_pool_id = aws_cognito_user_pool.this[0].id
+
+  lifecycle {
+    precondition {
+      # Cognito reserves these words in prefixes.
+      condition     = length(regexall("aws|amazon|cognito", local.cognito_domain_prefix)) == 0 && length(local.cognito_domain_prefix) <= 63
+      error_message = "The hosted-UI prefix \"${local.cognito_domain_prefix}\" contains aws, amazon or cognito, or is longer than 63 characters, which Cognito refuses: set cognito_domain_prefix."
+    }
+  }
 }

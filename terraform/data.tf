@@ -1,35 +1,19 @@
-data "aws_region" "current" {}
-
 data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
-data "aws_iam_policy_document" "lambda_assume" {
-  statement {
-    sid     = "LambdaAssume"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
+# The region and API Gateway's host suffix for it, with attributes that
+# provider 5.x and 6.x both have (aws_region's `name` is deprecated in 6.x,
+# its `region` absent from 5.x).
+data "aws_service" "execute_api" {
+  service_id = "execute-api"
 }
 
-data "aws_iam_policy_document" "api_gateway_assume" {
-  statement {
-    sid     = "ApiGatewayAssume"
-    actions = ["sts:AssumeRole"]
+# Service principals as the partition spells them.
+data "aws_service_principal" "lambda" {
+  service_name = "lambda"
+}
 
-    principals {
-      type        = "Service"
-      identifiers = ["apigateway.amazonaws.com"]
-    }
-  }
+data "aws_service_principal" "apigateway" {
+  service_name = "apigateway"
 }

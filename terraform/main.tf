@@ -17,22 +17,22 @@ module "schema" {
 }
 
 locals {
-  region     = data.aws_region.current.region
+  region     = data.aws_service.execute_api.region
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
 
   functions = module.artifacts.functions
-
-  # The functions the API routes to; a manifest without one of them cannot deploy the API.
-  routed_functions = ["sms", "auth", "users", "authorizer", "cors"]
+  api       = module.artifacts.api
 
   function_names = { for k in keys(local.functions) : k => "${var.name}-${k}" }
 
-  # Built without the stage resource, so that function settings do not depend on the deployment.
-  api_base_url     = coalesce(var.public_base_url, "https://${aws_api_gateway_rest_api.this.id}.execute-api.${local.region}.amazonaws.com/${var.stage_name}")
-  auth_callback    = "${trimsuffix(local.api_base_url, "/")}/auth/callback"
-  callback_urls    = length(var.callback_urls) > 0 ? var.callback_urls : [local.auth_callback]
-  logout_urls      = length(var.logout_urls) > 0 ? var.logout_urls : [var.app_url]
+  # Functions a browser calls: every function with routes, and the one
+  # answering preflights. They all send the same CORS headers.
+  http_functions = toset(concat(
+    [for k, f in local.functions : k if length(f.routes) > 0],
+    local.api.preflight == null ? [] : [local.api.preflight],
+  ))
+
   phone_index_name = one([for g in module.schema.tables.users.global_secondary_indexes : g.name if g.hash_key == "phone"])
 
   cors_environment = {
@@ -40,24 +40,25 @@ locals {
     CORS_ALLOW_CREDENTIALS = tostring(var.cors_allow_credentials)
   }
 
-  # What each function reads at init (README "Function environment").
+  # What each function reads at init (README "Function environment"). Maps,
+  # not objects, so that lookup() can pick one without try(), which would
+  # turn the whole environment unknown until apply.
   module_environment = {
-    cors = local.cors_environment
-    users = merge(local.cors_environment, {
+    users = tomap({
       USERS_TABLE        = aws_dynamodb_table.this["users"].name
       PHONE_CLAIMS_TABLE = aws_dynamodb_table.this["phone_claims"].name
-      CURSOR_SECRET      = random_bytes.cursor_secret.base64
+      CURSOR_SECRET      = one(aws_secretsmanager_secret_version.cursor[*].secret_string)
       ADMIN_GROUP        = var.admin_group
     })
     # The webhook records messages; the worker (sms_worker.tf) answers them.
-    sms = merge(local.cors_environment, {
+    sms = tomap({
       IDEMPOTENCY_TABLE  = aws_dynamodb_table.this["idempotency"].name
       SECRET_ID          = aws_secretsmanager_secret.this["sms"].arn
-      PUBLIC_WEBHOOK_URL = "${trimsuffix(local.api_base_url, "/")}/sms/inbound"
+      PUBLIC_WEBHOOK_URL = "${local.api_base_url}/sms/inbound"
       APOLOGY_TEXT       = var.sms_apology_text
     })
     sms-worker = local.sms_worker_environment
-    auth = merge(local.cors_environment, {
+    auth = merge({
       USERS_TABLE       = aws_dynamodb_table.this["users"].name
       SECRET_ID         = aws_secretsmanager_secret.this["auth"].arn
       USER_POOL_ID      = local.user_pool_id
@@ -72,25 +73,29 @@ locals {
       # The refresh cookie lives as long as the refresh token it holds.
       REFRESH_COOKIE_MAX_AGE_SECONDS = tostring(var.refresh_token_validity_days * 86400)
     }, var.cookie_domain == null ? {} : { COOKIE_DOMAIN = var.cookie_domain })
-    authorizer = {
+    (var.authorizer_function) = tomap({
       USER_POOL_ID   = local.user_pool_id
       APP_CLIENT_IDS = local.user_pool_client_id
       TOKEN_USE      = "access"
-    }
+      # The one credential it reads; API Gateway requires and caches on the
+      # same one (aws_api_gateway_authorizer.identity_source).
+      CREDENTIAL_SOURCE  = var.authorizer_credential_source
+      AUTHORIZER_PAYLOAD = "request"
+    })
   }
 
   environment = {
     for k in keys(local.functions) : k => merge(
-      try(local.module_environment[k], {}),
-      try(var.extra_environment[k], {}),
+      contains(local.http_functions, k) ? local.cors_environment : {},
+      lookup(local.module_environment, k, {}),
+      lookup(var.extra_environment, k, {}),
     )
   }
-}
-
-# Signs the users function's pagination cursors (integrity only: a cursor
-# holds no secret). Replace it to invalidate every cursor handed out.
-resource "random_bytes" "cursor_secret" {
-  length = 32
+  # Decided without the values: CURSOR_SECRET is sensitive, and a dynamic
+  # block cannot iterate over anything derived from a sensitive value.
+  has_environment = {
+    for k in keys(local.functions) : k => contains(local.http_functions, k) || contains(keys(local.module_environment), k) || length(lookup(var.extra_environment, k, {})) > 0
+  }
 }
 
 ################################################################################
@@ -115,7 +120,7 @@ resource "aws_lambda_layer_version" "this" {
 
 resource "aws_cloudwatch_log_group" "function" {
   #checkov:skip=CKV_AWS_158:a customer-managed key is optional (var.kms_key_arn); CloudWatch Logs encrypts with its own key otherwise
-  #checkov:skip=CKV_AWS_338:retention is a deployment choice (var.log_retention_in_days), not fixed at one year
+  #checkov:skip=CKV_AWS_338:retention is a deployment choice (var.log_retention_in_days, default 30 days), not fixed at one year
   for_each = local.function_names
 
   name              = "/aws/lambda/${each.value}"
@@ -125,12 +130,12 @@ resource "aws_cloudwatch_log_group" "function" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:invoked synchronously by API Gateway; a dead-letter queue only applies to asynchronous invocations
+  #checkov:skip=CKV_AWS_116:a dead-letter queue only applies to asynchronous invocations; API Gateway invokes the functions synchronously, and an event source mapping has its own on-failure destination
   #checkov:skip=CKV_AWS_117:the functions call only public AWS and SaaS endpoints; a VPC would add NAT cost and cold-start time for no isolation gain
-  #checkov:skip=CKV_AWS_272:artifacts are pinned by source_code_hash from the reproducible build's manifest; code signing needs a signer profile per account
+  #checkov:skip=CKV_AWS_272:artifacts are pinned by source_code_hash from the reproducible build's manifest, and code changed outside Terraform is reported (check deployed_code_is_the_build); code signing needs a signer profile per account
   #checkov:skip=CKV_AWS_50:X-Ray is optional (var.tracing_enabled)
   #checkov:skip=CKV_AWS_115:reserved concurrency is optional per function (var.reserved_concurrent_executions)
-  #checkov:skip=CKV_AWS_173:Lambda encrypts environment variables at rest with its own key; they hold names, ARNs and the cursor-signing key, never credentials; a customer-managed key is optional (var.kms_key_arn)
+  #checkov:skip=CKV_AWS_173:Lambda encrypts environment variables at rest with its AWS-managed key unless var.kms_key_arn is set; they hold names, ARNs, URLs and one secret, the users function's pagination-cursor signing key (only the integrity of cursors depends on it; README "Secrets")
   for_each = local.functions
 
   function_name    = local.function_names[each.key]
@@ -150,10 +155,10 @@ resource "aws_lambda_function" "this" {
   reserved_concurrent_executions = lookup(var.reserved_concurrent_executions, each.key, -1)
 
   dynamic "environment" {
-    for_each = length(local.environment[each.key]) > 0 ? [local.environment[each.key]] : []
+    for_each = local.has_environment[each.key] ? [1] : []
 
     content {
-      variables = environment.value
+      variables = local.environment[each.key]
     }
   }
 
@@ -161,15 +166,28 @@ resource "aws_lambda_function" "this" {
     mode = var.tracing_enabled ? "Active" : "PassThrough"
   }
 
-  # The functions and the telemetry extension already write JSON lines (EMF among them) to stdout.
   logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.function[each.key].name
+    log_format            = var.log_format
+    log_group             = aws_cloudwatch_log_group.function[each.key].name
+    application_log_level = var.log_format == "JSON" ? lookup(var.application_log_levels, each.key, var.application_log_level) : null
+    system_log_level      = var.log_format == "JSON" ? var.system_log_level : null
   }
 
   tags = var.tags
 
   depends_on = [aws_iam_role_policy.function]
+}
+
+# Provider 5.x records only the source_code_hash it was given, so code
+# uploaded outside Terraform would go unnoticed; the function's code_sha256
+# is read back from Lambda on every refresh. A plan that uploads new code
+# leaves last_modified unknown: the check then waits for the apply instead
+# of comparing the old code with the new build.
+check "deployed_code_is_the_build" {
+  assert {
+    condition     = alltrue([for k, f in aws_lambda_function.this : f.code_sha256 == local.functions[k].source_code_hash || f.last_modified == null])
+    error_message = "Code changed outside Terraform in: ${join(", ", [for k, f in aws_lambda_function.this : k if f.code_sha256 != local.functions[k].source_code_hash])}. Apply with -replace on those aws_lambda_function.this instances to upload the build again."
+  }
 }
 
 # API Gateway invokes this alias, so a rollback is one alias update (var.function_versions).

@@ -77,12 +77,11 @@ locals {
   # answers by itself: nothing here is created for it.
   sms_worker = contains(keys(local.functions), "sms-worker")
 
-  sms_inbound_table  = aws_dynamodb_table.this["idempotency"]
-  sms_worker_dlq_arn = one(aws_sqs_queue.sms_worker_failures[*].arn)
+  sms_inbound_table = aws_dynamodb_table.this["idempotency"]
 
   # The worker's environment (README "Function environment"); the webhook's
   # is in main.tf.
-  sms_worker_environment = {
+  sms_worker_environment = tomap({
     USERS_TABLE       = aws_dynamodb_table.this["users"].name
     USERS_PHONE_INDEX = local.phone_index_name
     SMS_HISTORY_TABLE = aws_dynamodb_table.this["sms_history"].name
@@ -91,7 +90,7 @@ locals {
     APOLOGY_TEXT      = var.sms_apology_text
     # The attempt Lambda's last retry brings sends the apology.
     MAX_ATTEMPTS = tostring(var.sms_worker_maximum_retry_attempts + 1)
-  }
+  })
 
   # What the webhook answers on the fallback endpoint: the apology as TwiML,
   # escaped for XML and kept literal in the mapping template (#[[ ]]#).
@@ -157,6 +156,25 @@ resource "aws_cloudwatch_metric_alarm" "sms_worker_iterator_age" {
   tags                = var.tags
 }
 
+# Lambda hands a failed batch to the on-failure queue with the function's
+# role. Infrastructure, not a call of the code: it stays out of
+# iam/policies.json, which crates/iam-audit compares with the code.
+resource "aws_iam_role_policy" "sms_worker_failures" {
+  count = local.sms_worker ? 1 : 0
+
+  name = "${local.function_names["sms-worker"]}-on-failure"
+  role = aws_iam_role.function["sms-worker"].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "OnFailureQueue"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [aws_sqs_queue.sms_worker_failures[0].arn]
+    }]
+  })
+}
+
 ################################################################################
 # The stream -> worker mapping
 ################################################################################
@@ -193,7 +211,7 @@ resource "aws_lambda_event_source_mapping" "sms_worker" {
 
   # The worker's role must be able to read the stream and write the queue
   # before Lambda validates the mapping.
-  depends_on = [aws_iam_role_policy.function]
+  depends_on = [aws_iam_role_policy.function, aws_iam_role_policy.sms_worker_failures]
 }
 
 ################################################################################

@@ -83,6 +83,71 @@ variable "extra_environment" {
   default     = {}
 }
 
+variable "extra_policy_statements" {
+  description = "Extra IAM statements per function name, added to its role's policy after the module's own (e.g. a bucket a fork's function reads). `sid` letters and digits only."
+  type = map(list(object({
+    sid       = optional(string)
+    effect    = optional(string, "Allow")
+    actions   = list(string)
+    resources = list(string)
+    conditions = optional(list(object({
+      test     = string
+      variable = string
+      values   = list(string)
+    })), [])
+  })))
+  default = {}
+
+  validation {
+    condition     = alltrue(flatten([for ss in values(var.extra_policy_statements) : [for s in ss : contains(["Allow", "Deny"], s.effect) && (s.sid == null || can(regex("^[A-Za-z0-9]+$", s.sid)))]]))
+    error_message = "Every extra statement needs effect Allow or Deny and a sid of letters and digits only."
+  }
+}
+
+variable "log_format" {
+  description = "Lambda log format: JSON (Lambda's own lines as JSON, application/system log levels apply) or Text. The functions already write JSON lines either way."
+  type        = string
+  default     = "JSON"
+
+  validation {
+    condition     = contains(["JSON", "Text"], var.log_format)
+    error_message = "log_format must be JSON or Text."
+  }
+}
+
+variable "application_log_level" {
+  description = "With log_format JSON: the lowest level of the functions' own lines that is kept (TRACE, DEBUG, INFO, WARN, ERROR, FATAL). Lambda passes it as AWS_LAMBDA_LOG_LEVEL, which the functions' logging reads."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.application_log_level)
+    error_message = "application_log_level must be TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  }
+}
+
+variable "application_log_levels" {
+  description = "application_log_level per function name, for the functions that differ."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for l in values(var.application_log_levels) : contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], l)])
+    error_message = "application_log_levels values must be TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  }
+}
+
+variable "system_log_level" {
+  description = "With log_format JSON: the lowest level of Lambda's platform lines (START, END, REPORT are INFO) that is kept: DEBUG, INFO or WARN."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.system_log_level)
+    error_message = "system_log_level must be DEBUG, INFO or WARN."
+  }
+}
+
 variable "tracing_enabled" {
   description = "Turns on X-Ray active tracing for the functions and the API stage."
   type        = bool
@@ -174,9 +239,14 @@ variable "cognito_domain" {
 }
 
 variable "cognito_domain_prefix" {
-  description = "Prefix of the hosted-UI domain to create (<prefix>.auth.<region>.amazoncognito.com); defaults to `name`. Must be unique in the region."
+  description = "Prefix of the hosted-UI domain to create (<prefix>.auth.<region>.amazoncognito.com). Prefixes are unique per region across all AWS accounts, so the default is `<name>-<account id>`."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.cognito_domain_prefix == null || can(regex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", var.cognito_domain_prefix))
+    error_message = "cognito_domain_prefix must be 1-63 lower-case letters, digits and hyphens, not starting or ending with a hyphen."
+  }
 }
 
 variable "cognito_deletion_protection" {
@@ -243,7 +313,7 @@ variable "app_url" {
 }
 
 variable "cookie_domain" {
-  description = "Domain attribute of the auth cookies; null scopes them to the API host."
+  description = "Domain attribute of the auth cookies; null scopes them to the API host. When set it must be the API host or a parent of it."
   type        = string
   default     = null
 }
@@ -274,10 +344,49 @@ variable "stage_name" {
   default     = "v1"
 }
 
-variable "public_base_url" {
-  description = "Public base URL when a custom domain fronts the API (it is what Twilio signs); null uses the stage's execute-api URL."
+variable "domain_name" {
+  description = "Custom domain of the API, on the web app's site (e.g. api.example.com for https://app.example.com): the auth cookies are SameSite=Lax, so browsers send them only to a host on the app's site. null leaves the API on its execute-api URL, which works only with authorizer_credential_source = \"authorization\"."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.domain_name == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain_name))
+    error_message = "domain_name must be a lower-case host name such as api.example.com."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for domain_name, in the API's region (a regional endpoint). null creates one, validated through route53_zone_id."
+  type        = string
+  default     = null
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 hosted zone of domain_name: the module adds the certificate's validation records (when it creates the certificate) and A/AAAA alias records to the API. null leaves DNS to you (outputs api_domain_target)."
+  type        = string
+  default     = null
+}
+
+variable "base_path" {
+  description = "Path under domain_name where the stage is mapped (e.g. \"v1\" for https://api.example.com/v1); null maps it at the root."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.base_path == null || can(regex("^[A-Za-z0-9._-]+$", var.base_path))
+    error_message = "base_path must be one path segment of letters, digits, . _ and -, without slashes."
+  }
+}
+
+variable "public_base_url" {
+  description = "Base URL when something else fronts the API (e.g. a CloudFront path on the app's own host); it is what Twilio signs and what cookies and callbacks are built from. null uses https://<domain_name>[/<base_path>], or the stage's execute-api URL without domain_name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.public_base_url == null || can(regex("^https://[^/?#]+(/[^?#]*)?$", var.public_base_url))
+    error_message = "public_base_url must be an https URL without query or fragment."
+  }
 }
 
 variable "throttling_rate_limit" {
@@ -292,8 +401,19 @@ variable "throttling_burst_limit" {
   default     = 100
 }
 
+variable "api_gateway_logging" {
+  description = "API Gateway access and execution logs. A REST API writes them through the region's account-level CloudWatch role: \"off\" (default, works on any account) writes none; \"existing\" uses the role already registered (`aws apigateway get-account`); \"manage\" also creates that role and registers it, for the whole region (read README \"API Gateway logging\" before destroying)."
+  type        = string
+  default     = "off"
+
+  validation {
+    condition     = contains(["off", "existing", "manage"], var.api_gateway_logging)
+    error_message = "api_gateway_logging must be off, existing or manage."
+  }
+}
+
 variable "api_logging_level" {
-  description = "API Gateway execution logging: OFF, ERROR or INFO (needs the account's CloudWatch role, see manage_api_gateway_account)."
+  description = "API Gateway execution logging level when api_gateway_logging is not off: OFF, ERROR or INFO."
   type        = string
   default     = "ERROR"
 
@@ -309,16 +429,21 @@ variable "api_metrics_enabled" {
   default     = true
 }
 
-variable "manage_api_gateway_account" {
-  description = "Create the account-wide role API Gateway uses to write logs and register it (once per account and region)."
-  type        = bool
-  default     = false
+variable "authorizer_credential_source" {
+  description = "The one credential the authorizer reads, which is also what API Gateway caches its answer on and requires before calling it: \"cookie\" (the access-token cookie the auth function sets; the web app's case, needs the API on the app's site) or \"authorization\" (an `Authorization: Bearer` header; API clients). Sets the authorizer's CREDENTIAL_SOURCE and the REST authorizer's identity source together."
+  type        = string
+  default     = "cookie"
+
+  validation {
+    condition     = contains(["cookie", "authorization"], var.authorizer_credential_source)
+    error_message = "authorizer_credential_source must be cookie or authorization."
+  }
 }
 
-variable "authorizer_identity_sources" {
-  description = "Request parts the authorizer's cache is keyed on; a request missing one is refused with 401 before the authorizer runs. The web app sends the auth cookies, so the default is the Cookie header; use method.request.header.Authorization for bearer-token clients."
-  type        = list(string)
-  default     = ["method.request.header.Cookie"]
+variable "authorizer_function" {
+  description = "The function of the manifest that is the REST API's Lambda REQUEST authorizer for routes declared `authorized = true`."
+  type        = string
+  default     = "authorizer"
 }
 
 variable "authorizer_result_ttl_in_seconds" {

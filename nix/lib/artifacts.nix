@@ -5,7 +5,8 @@
 # Anything the declaration gets wrong is a `throw` naming the file and key, so
 # a broken declaration fails evaluation instead of building the wrong thing.
 #
-#   load :: path -> { workspace, artifacts, byName, functions, layers, crates, closureOf }
+#   load :: path -> { workspace, artifacts, byName, functions, layers, crates, closureOf,
+#                     declaration }
 let
   paths = import ./paths.nix;
 
@@ -65,6 +66,134 @@ let
 
   readToml = file: builtins.fromTOML (builtins.readFile file);
 
+  # Routes (docs/artifacts.md, section 1), the rules `lambda-pack` applies:
+  # one method of `methods`, a path API Gateway can express.
+  methods = [
+    "GET"
+    "POST"
+    "PUT"
+    "PATCH"
+    "DELETE"
+    "HEAD"
+    "ANY"
+  ];
+
+  # "/users/{id}" -> [ "users" "{id}" ]; null when the path does not start
+  # with "/".
+  pathParts =
+    path:
+    let
+      parts = builtins.filter builtins.isString (builtins.split "/" path);
+    in
+    if builtins.head parts == "" then builtins.tail parts else null;
+
+  variableName = seg: builtins.match "[{]([A-Za-z_][A-Za-z0-9_]*)[+]?[}]" seg;
+
+  # Why `path` cannot be a route, or null when it can.
+  pathProblem =
+    path:
+    let
+      parts = pathParts path;
+      count = builtins.length parts;
+      indexed = builtins.genList (i: {
+        inherit i;
+        seg = builtins.elemAt parts i;
+      }) count;
+      bad = builtins.filter (
+        p:
+        p.seg == ""
+        || (
+          builtins.match "[A-Za-z0-9._-]+" p.seg == null
+          && builtins.match "[{][A-Za-z_][A-Za-z0-9_]*[}]" p.seg == null
+          && !(p.i == count - 1 && builtins.match "[{][A-Za-z_][A-Za-z0-9_]*[+][}]" p.seg != null)
+        )
+      ) indexed;
+      names = builtins.concatMap (
+        seg:
+        let
+          m = variableName seg;
+        in
+        if m == null then [ ] else m
+      ) parts;
+      repeated = builtins.filter (n: builtins.length (builtins.filter (m: m == n) names) > 1) names;
+    in
+    if !(builtins.isString path) || parts == null || parts == [ ] then
+      "must be a string starting with /"
+    else if bad != [ ] then
+      "segment ${builtins.toJSON (builtins.head bad).seg} is empty or not a literal of A-Z a-z 0-9 . _ -, {name} or a final {name+}"
+    else if repeated != [ ] then
+      "parameter \"${builtins.head repeated}\" appears twice"
+    else
+      null;
+
+  requireRoute =
+    file: key: r:
+    let
+      route = requireKeys file key [ "method" "path" "authorized" ] (
+        if builtins.isAttrs r then r else fail file key "must be a table { method, path, authorized }"
+      );
+      method = route.method or null;
+      problem = pathProblem (route.path or null);
+    in
+    if !(builtins.elem method methods) then
+      fail file "${key}.method"
+        "must be one of ${builtins.concatStringsSep " " methods} (OPTIONS is generated, never declared)"
+    else if problem != null then
+      fail file "${key}.path" problem
+    else if !(builtins.isBool (route.authorized or null)) then
+      fail file "${key}.authorized" "must be true or false"
+    else
+      { inherit (route) method path authorized; };
+
+  # Rules across every function's routes: one function per method and path
+  # (ANY overlaps every method of its path, except within one function),
+  # one parameter (name and kind) per position of the resource tree.
+  routeConflict =
+    claims:
+    let
+      keyOf = c: "${c.route.method} ${c.route.path}";
+      keys = map keyOf claims;
+      duplicate = builtins.filter (k: builtins.length (builtins.filter (m: m == k) keys) > 1) keys;
+      overlapping = builtins.filter (
+        a:
+        a.route.method == "ANY"
+        && builtins.any (b: b.route.path == a.route.path && b.function != a.function) claims
+      ) claims;
+      # One { parent, written } per parameter segment of every route.
+      positions = builtins.concatMap (
+        c:
+        let
+          parts = pathParts c.route.path;
+        in
+        builtins.concatMap (
+          i:
+          let
+            seg = builtins.elemAt parts i;
+          in
+          if variableName seg == null then
+            [ ]
+          else
+            [
+              {
+                parent = builtins.concatStringsSep "/" (builtins.genList (j: builtins.elemAt parts j) i);
+                written = seg;
+              }
+            ]
+        ) (builtins.genList (i: i) (builtins.length parts))
+      ) claims;
+      clashing = builtins.filter (
+        p: builtins.any (q: q.parent == p.parent && q.written != p.written) positions
+      ) positions;
+    in
+    if duplicate != [ ] then
+      "route ${builtins.head duplicate} is declared more than once"
+    else if overlapping != [ ] then
+      "route ${keyOf (builtins.head overlapping)} overlaps a route of another function on its path"
+    else if clashing != [ ] then
+      "two parameters under /${(builtins.head clashing).parent}: API Gateway allows one per position"
+    else
+      null;
+
   loadWorkspace =
     root:
     let
@@ -82,6 +211,7 @@ let
         "handler"
         "limits"
         "external_layers"
+        "preflight"
       ] meta;
       limits = requireKeys file "${key}.limits" [
         "max_zip_bytes"
@@ -103,6 +233,8 @@ let
             "\"${a}\" is not a Lambda architecture (expected \"arm64\" or \"x86_64\")";
       runtime = requireString file "${key}.runtime" (checked.runtime or null);
       handler = requireString file "${key}.handler" (checked.handler or null);
+      preflight =
+        if checked ? preflight then requireString file "${key}.preflight" checked.preflight else null;
       limits = builtins.mapAttrs (n: v: requirePositiveInt file "${key}.limits.${n}" v) limits;
       external_layers = builtins.mapAttrs (
         n: v:
@@ -189,18 +321,21 @@ let
         "memory_mb"
         "timeout_s"
         "layers"
+        "routes"
         "budget"
       ] (if builtins.isAttrs raw then raw else fail file key "must be a table");
       kind = meta.kind or null;
       name = meta.name or package;
       binary = meta.binary or package;
       layers = meta.layers or [ ];
+      rawRoutes = meta.routes or [ ];
       budget = meta.budget or null;
       inRange = range: v: builtins.isInt v && v >= range.min && v <= range.max;
       functionOnly = builtins.filter (k: meta ? ${k}) [
         "memory_mb"
         "timeout_s"
         "layers"
+        "routes"
       ];
       # Checked in this order; the first that applies is reported.
       problems = [
@@ -244,6 +379,11 @@ let
           at = "layers";
           why = "must be a list of layer names";
         }
+        {
+          bad = !(builtins.isList rawRoutes);
+          at = "routes";
+          why = "must be a list of route tables";
+        }
       ];
       found = builtins.filter (p: p.bad) problems;
       checkedBudget = requireKeys file "${key}.budget" [ "zip_bytes" "unzipped_bytes" ] budget;
@@ -259,6 +399,9 @@ let
           binary
           layers
           ;
+        routes = builtins.genList (
+          i: requireRoute file "${key}.routes[${toString i}]" (builtins.elemAt rawRoutes i)
+        ) (builtins.length rawRoutes);
         memory_mb = if kind == "function" then meta.memory_mb else null;
         timeout_s = if kind == "function" then meta.timeout_s else null;
         budget = {
@@ -299,11 +442,25 @@ let
             "${toString (builtins.length a.layers)} layers, AWS allows ${toString workspace.limits.max_layers}"
         else
           a;
+      functionNames = map (a: a.name) (builtins.filter (a: a.kind == "function") artifacts);
+      claims = builtins.concatMap (
+        a:
+        map (route: {
+          function = a.name;
+          inherit route;
+        }) a.routes
+      ) (builtins.sort (a: b: a.name < b.name) artifacts);
+      conflict = routeConflict claims;
     in
     if duplicate != [ ] then
       throw "artifact name \"${builtins.head duplicate}\" is declared by more than one crate"
     else if clash != [ ] then
       throw "artifact name \"${builtins.head clash}\" is also an external layer in Cargo.toml"
+    else if workspace.preflight != null && !(builtins.elem workspace.preflight functionNames) then
+      fail "Cargo.toml" "workspace.metadata.lambda.preflight"
+        "\"${workspace.preflight}\" is not a function of this workspace"
+    else if conflict != null then
+      throw "package.metadata.lambda.routes: ${conflict}"
     else
       map checkLayers artifacts;
 
@@ -394,8 +551,10 @@ let
           memory_mb
           timeout_s
           layers
+          routes
           budget
           ;
+        preflight = a.name == workspace.preflight;
       }) artifacts;
     };
 in

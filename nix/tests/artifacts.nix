@@ -21,6 +21,21 @@ let
     "layer-with-memory"
     "memory-out-of-range"
     "missing-budget"
+    "preflight-not-a-function"
+    "preflight-unknown"
+    "route-any-overlap"
+    "route-bad-parameter"
+    "route-duplicate"
+    "route-greedy-not-last"
+    "route-lower-case-method"
+    "route-missing-authorized"
+    "route-on-layer"
+    "route-options-method"
+    "route-parameter-clash"
+    "route-repeated-parameter"
+    "route-root-path"
+    "route-trailing-slash"
+    "route-unknown-key"
     "timeout-out-of-range"
     "too-many-layers"
     "unknown-key"
@@ -69,6 +84,44 @@ t.run "artifacts" (
       };
     };
 
+    reads_routes_in_declaration_order_and_the_preflight_function = {
+      actual = {
+        users = five.byName.users.routes;
+        preflight = map (a: a.name) (builtins.filter (a: a.preflight) five.declaration);
+        telemetry = five.byName.telemetry.routes;
+      };
+      expected = {
+        users = [
+          {
+            method = "GET";
+            path = "/users/me";
+            authorized = true;
+          }
+          {
+            method = "PATCH";
+            path = "/users/{id}";
+            authorized = true;
+          }
+          {
+            method = "DELETE";
+            path = "/users/{id}";
+            authorized = true;
+          }
+        ];
+        preflight = [ "cors" ];
+        telemetry = [ ];
+      };
+    };
+
+    a_function_may_combine_any_and_get_on_a_greedy_path = {
+      actual = map (r: "${r.method} ${r.path}") six.byName.billing.routes;
+      expected = [
+        "GET /billing/invoices/{invoice_id}"
+        "ANY /billing/files/{rest+}"
+        "GET /billing/files/{rest+}"
+      ];
+    };
+
     a_sixth_function_crate_appears_without_nix_edits = {
       actual = builtins.filter (n: !(builtins.elem n (artifactNames five))) (artifactNames six);
       expected = [ "billing" ];
@@ -103,6 +156,8 @@ t.run "artifacts" (
         memory_mb = null;
         timeout_s = null;
         layers = [ ];
+        routes = [ ];
+        preflight = false;
         budget = {
           zip_bytes = 1048576;
           unzipped_bytes = 3145728;

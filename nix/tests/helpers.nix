@@ -2,7 +2,9 @@
 let
   forge = import ../lib;
   t = import ./lib.nix;
-  inherit (forge) paths toolchain;
+  inherit (forge) paths toolchain buildTools;
+  pins = buildTools.fromFile ../../Cargo.toml;
+  pinsOf = text: buildTools.fromToml (builtins.fromTOML text);
   dev = (toolchain.fromFile ../../rust-toolchain.toml).dev;
   build = (toolchain.fromFile ../../rust-toolchain.toml).build;
 in
@@ -65,6 +67,38 @@ t.run "helpers" {
 
   unknown_machine_throws = {
     actual = t.throws (toolchain.machineOf "riscv64gc-unknown-linux-musl");
+    expected = true;
+  };
+
+  build_tools_pin_zig_and_cargo_zigbuild_with_a_wheel_per_system = {
+    actual = {
+      zig = pins.ziglang.version;
+      zigbuild = pins.cargo-zigbuild.version;
+      systems = builtins.attrNames pins.ziglang.wheels;
+    };
+    expected = {
+      zig = "0.15.2";
+      zigbuild = "0.22.3";
+      systems = [
+        "aarch64-darwin"
+        "aarch64-linux"
+        "x86_64-linux"
+      ];
+    };
+  };
+
+  build_tools_refuse_a_wheel_without_a_hex_sha256 = {
+    actual = t.throws (
+      (pinsOf ''
+        [workspace.metadata.build-tools.ziglang]
+        version = "0.15.2"
+        wheels.x86_64-linux = { platform = "any", sha256 = "not-hex" }
+        wheels.aarch64-linux = { platform = "any", sha256 = "not-hex" }
+        wheels.aarch64-darwin = { platform = "any", sha256 = "not-hex" }
+        [workspace.metadata.build-tools.cargo-zigbuild]
+        version = "0.22.3"
+      '').ziglang.wheels.x86_64-linux
+    );
     expected = true;
   };
 }

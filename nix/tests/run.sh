@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every Nix test that runs without nixpkgs (Nix cannot build here):
 #   1. every .nix file of the repository parses (undefined variables included)
-#      and is formatted as nixfmt formats it (the flake's nix-fmt check);
+#      and is formatted by crates/nix-fmt (the flake's nix-fmt check and
+#      `nix fmt` run the same program);
 #   2. the pure helpers' suites evaluate with nix-instantiate --eval --strict;
 #   3. the artifact set Nix derives equals `lambda-pack artifacts` on this
 #      repository and on every fixture workspace (same refusals too).
@@ -41,24 +42,10 @@ if [ "$failed" -ne 0 ] || [ "$parsed" -eq 0 ]; then
   exit 1
 fi
 
-# nixfmt_rs (crates.io) is a port of nixfmt, the flake's formatter; it
-# accepts crane's and rust-overlay's nixfmt-formatted sources unchanged.
-if ! command -v nixfmt >/dev/null 2>&1; then
-  echo "nixfmt not found: install it with 'cargo install nixfmt_rs --locked' (or use nixpkgs' nixfmt)" >&2
-  exit 1
-fi
-formatted=0
-failed=0
-for file in "${nix_files[@]}"; do
-  if nixfmt --check "$file" >/dev/null 2>&1; then
-    formatted=$((formatted + 1))
-  else
-    echo "not formatted (run 'nix fmt' or 'nixfmt $file'): $file" >&2
-    failed=$((failed + 1))
-  fi
-done
-echo "nixfmt: $formatted passed, $failed failed"
-if [ "$failed" -ne 0 ]; then
+# The one Nix formatter: crates/nix-fmt (the nixfmt_rs library, pinned in
+# Cargo.lock), which the flake's nix-fmt check and `nix fmt` run as well.
+if ! cargo run --quiet --locked -p nix-fmt -- --check "${nix_files[@]}"; then
+  echo "format with: cargo run -p nix-fmt -- <file> (or nix fmt)" >&2
   exit 1
 fi
 

@@ -1,73 +1,33 @@
-# The sms worker's wiring (sms_worker.tf) against mocked providers: the
-# stream, the event source mapping, the on-failure queue and its alarm,
-# the worker's environment and role, the static Fallback URL. Like
-# root.tftest.hcl it needs the providers installed (`terraform init`).
+# The sms worker's wiring (sms_worker.tf), applied against the real AWS
+# provider schema with mocked answers (tests/mocks): the stream, the event
+# source mapping, the on-failure queue, its alarm and its policy, the
+# worker's environment and role, the static Fallback URL.
 
 mock_provider "aws" {
-  mock_data "aws_region" {
-    defaults = { region = "eu-west-1", name = "eu-west-1" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-  mock_resource "aws_cloudwatch_log_group" {
-    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:x" }
-  }
-  mock_resource "aws_api_gateway_rest_api" {
-    defaults = { id = "abc123", execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:abc123", root_resource_id = "root" }
-  }
-  mock_resource "aws_api_gateway_stage" {
-    defaults = { invoke_url = "https://fb1234.execute-api.eu-west-1.amazonaws.com/fallback" }
-  }
-  mock_resource "aws_dynamodb_table" {
-    defaults = {
-      arn        = "arn:aws:dynamodb:eu-west-1:123456789012:table/x"
-      stream_arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/x/stream/2026-12-01T00:00:00.000"
-    }
-  }
-  mock_resource "aws_sqs_queue" {
-    defaults = { arn = "arn:aws:sqs:eu-west-1:123456789012:lambda-forge-sms-worker-failures", url = "https://sqs.eu-west-1.amazonaws.com/123456789012/lambda-forge-sms-worker-failures" }
-  }
-  mock_resource "aws_cognito_user_pool" {
-    defaults = { id = "eu-west-1_abc", arn = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_abc" }
-  }
-  mock_resource "aws_cognito_user_pool_domain" {
-    defaults = { domain = "lambda-forge" }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/x" }
-  }
-  mock_resource "aws_lambda_layer_version" {
-    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:layer:x:1" }
-  }
-  mock_resource "aws_lambda_alias" {
-    defaults = {
-      arn        = "arn:aws:lambda:eu-west-1:123456789012:function:x:live"
-      invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:x:live/invocations"
-    }
-  }
-}
-
-mock_provider "random" {
-  mock_resource "random_bytes" {
-    defaults = { base64 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
-  }
+  source = "./tests/mocks"
 }
 
 variables {
-  artifacts_dir        = "tests/fixtures/artifacts-sms-worker"
-  app_url              = "https://app.example.com"
-  cors_allowed_origins = ["https://app.example.com"]
+  artifacts_dir = "tests/fixtures/artifacts-sms-worker"
+}
+
+override_resource {
+  target = aws_api_gateway_stage.sms_fallback
+  values = { invoke_url = "https://fb1234.execute-api.eu-west-1.amazonaws.com/fallback" }
+}
+
+# Lambda checks that the on-failure destination is an ARN.
+override_resource {
+  target = aws_sqs_queue.sms_worker_failures
+  values = {
+    arn = "arn:aws:sqs:eu-west-1:123456789012:lambda-forge-sms-worker-failures"
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/lambda-forge-sms-worker-failures"
+  }
 }
 
 run "the_inbound_table_streams_new_messages_to_the_worker" {
-  command = apply
+  command         = apply
+  expect_failures = [check.deployed_code_is_the_build]
 
   assert {
     condition     = aws_dynamodb_table.this["idempotency"].stream_enabled && aws_dynamodb_table.this["idempotency"].stream_view_type == "NEW_IMAGE"
@@ -116,7 +76,8 @@ run "the_inbound_table_streams_new_messages_to_the_worker" {
 }
 
 run "the_webhook_and_the_worker_get_their_own_settings_and_permissions" {
-  command = apply
+  command         = apply
+  expect_failures = [check.deployed_code_is_the_build]
 
   assert {
     condition     = aws_lambda_function.this["sms-worker"].environment[0].variables["MAX_ATTEMPTS"] == "4"
@@ -131,25 +92,30 @@ run "the_webhook_and_the_worker_get_their_own_settings_and_permissions" {
     error_message = "the webhook no longer reads users or history"
   }
   assert {
-    condition     = [for s in data.aws_iam_policy_document.function["sms"].statement : s.sid] == ["Logs", "RecordInbound", "Secret"]
+    condition     = [for s in jsondecode(aws_iam_role_policy.function["sms"].policy).Statement : s.Sid] == ["Logs", "RecordInbound", "Secret"]
     error_message = "the webhook may only write its log, put inbound messages and read its secret"
   }
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.function["sms"].statement : s.actions if s.sid == "RecordInbound"]) == toset(["dynamodb:PutItem"])
+    condition     = one([for s in jsondecode(aws_iam_role_policy.function["sms"].policy).Statement : s.Action if s.Sid == "RecordInbound"]) == ["dynamodb:PutItem"]
     error_message = "the webhook's only table call is the conditional put"
   }
   assert {
-    condition     = [for s in data.aws_iam_policy_document.function["sms-worker"].statement : s.sid] == ["Logs", "InboundStream", "InboundStates", "History", "UserByPhone", "MirrorOptIn", "Secret", "OnFailureQueue"]
+    condition     = [for s in jsondecode(aws_iam_role_policy.function["sms-worker"].policy).Statement : s.Sid] == ["Logs", "InboundStream", "InboundStates", "History", "UserByPhone", "MirrorOptIn", "Secret"]
     error_message = "the worker's statements"
   }
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.function["sms-worker"].statement : s.resources if s.sid == "OnFailureQueue"]) == toset([aws_sqs_queue.sms_worker_failures[0].arn])
+    condition     = one([for s in jsondecode(aws_iam_role_policy.function["sms-worker"].policy).Statement : s.Resource if s.Sid == "InboundStream"]) == [aws_dynamodb_table.this["idempotency"].stream_arn]
+    error_message = "the event source mapping reads the inbound table's stream and no other"
+  }
+  assert {
+    condition     = aws_iam_role_policy.sms_worker_failures[0].role == aws_iam_role.function["sms-worker"].id && jsondecode(aws_iam_role_policy.sms_worker_failures[0].policy).Statement[0].Action == ["sqs:SendMessage"] && jsondecode(aws_iam_role_policy.sms_worker_failures[0].policy).Statement[0].Resource == [aws_sqs_queue.sms_worker_failures[0].arn]
     error_message = "the worker's role may write to its own on-failure queue only"
   }
 }
 
 run "the_fallback_url_answers_the_apology_as_twiml" {
-  command = apply
+  command         = apply
+  expect_failures = [check.deployed_code_is_the_build]
 
   variables {
     sms_apology_text = "Sorry <we> & you: later"
@@ -174,7 +140,8 @@ run "the_fallback_url_answers_the_apology_as_twiml" {
 }
 
 run "an_artifact_set_without_the_worker_gets_no_mapping" {
-  command = plan
+  command         = plan
+  expect_failures = [check.deployed_code_is_the_build]
 
   variables {
     artifacts_dir = "tests/fixtures/artifacts"
@@ -188,7 +155,6 @@ run "an_artifact_set_without_the_worker_gets_no_mapping" {
 
 run "retries_are_bounded" {
   command = plan
-
   variables {
     sms_worker_maximum_retry_attempts = 11
   }

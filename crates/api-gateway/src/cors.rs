@@ -257,6 +257,15 @@ impl CorsConfig {
         self.origins.iter().any(|rule| rule.matches(origin))
     }
 
+    /// Whether `origin` is allowed by a rule that names it (exactly or as a
+    /// subdomain), not by `*`: the test for who may send cookie-
+    /// authenticated writes (see `api_gateway::csrf`).
+    pub fn allows_origin_explicitly(&self, origin: &str) -> bool {
+        self.origins
+            .iter()
+            .any(|rule| *rule != OriginRule::Any && rule.matches(origin))
+    }
+
     /// The CORS headers for an actual (non-preflight) response: none unless
     /// `origin` is allowed.
     pub fn response_headers(&self, origin: Option<&str>) -> Vec<(&'static str, String)> {

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use authorizer_context::{self as key, CredentialSource};
 use aws_lambda_events::apigw::ApiGatewayRequestAuthorizer;
 use serde_json::Value;
 
@@ -21,6 +22,9 @@ pub struct Identity {
     pub scopes: Vec<String>,
     /// `access` or `id`.
     pub token_use: Option<String>,
+    /// Which credential the authorizer verified, when it says (our Lambda
+    /// authorizer does): a cookie makes a request forgeable cross-site.
+    pub credential: Option<CredentialSource>,
 }
 
 impl Identity {
@@ -56,18 +60,28 @@ impl Identity {
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        let sub = text("sub")?;
+        let sub = text(key::SUB)?;
+        // Our authorizer's `groups` is a JSON array (authorizer-context);
+        // anything else there is trusted for no group at all. Cognito's own
+        // `cognito:groups` claim arrives in API Gateway's formats.
+        let groups = match fields.get(key::GROUPS) {
+            Some(Value::String(encoded)) if encoded.is_empty() => Vec::new(),
+            Some(Value::String(encoded)) => key::decode_groups(encoded).unwrap_or_else(|| {
+                tracing::warn!("authorizer context groups is not a JSON array; no group trusted");
+                Vec::new()
+            }),
+            Some(Value::Array(items)) => strings(items),
+            Some(_) => Vec::new(),
+            None => claim_list(fields.get("cognito:groups")),
+        };
         Some(Self {
             sub,
-            username: text("username").or_else(|| text("cognito:username")),
-            email: text("email"),
-            groups: split_list(
-                fields
-                    .get("groups")
-                    .or_else(|| fields.get("cognito:groups")),
-            ),
-            scopes: split_list(fields.get("scopes").or_else(|| fields.get("scope"))),
-            token_use: text("token_use"),
+            username: text(key::USERNAME).or_else(|| text("cognito:username")),
+            email: text(key::EMAIL),
+            groups,
+            scopes: claim_list(fields.get(key::SCOPES).or_else(|| fields.get("scope"))),
+            token_use: text(key::TOKEN_USE),
+            credential: text(key::CREDENTIAL).and_then(|source| source.parse().ok()),
         })
     }
 
@@ -77,15 +91,20 @@ impl Identity {
     }
 }
 
-/// Lists arrive as JSON arrays, comma- or space-separated strings, or (HTTP
-/// API JWT authorizer) as `[a b]`.
-fn split_list(value: Option<&Value>) -> Vec<String> {
+/// The strings of a JSON array.
+fn strings(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A list claim in API Gateway's own formats: a JSON array, or (JWT and
+/// Cognito authorizers stringify arrays) `a,b`, `a b` or `[a b]`.
+fn claim_list(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
+        Some(Value::Array(items)) => strings(items),
         Some(Value::String(text)) => text
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -111,7 +130,8 @@ mod tests {
     fn reads_our_lambda_authorizer_context() {
         let auth = authorizer(json!({"lambda": {
             "sub": "abc", "username": "alice", "email": "a@example.com",
-            "groups": "admin,staff", "scopes": "openid email", "token_use": "access"
+            "groups": "[\"admin\",\"staff\"]", "scopes": "openid email", "token_use": "access",
+            "credential": "cookie"
         }}));
         let identity = Identity::from_authorizer(&auth).unwrap();
         assert_eq!(identity.sub, "abc");
@@ -120,6 +140,31 @@ mod tests {
         assert_eq!(identity.scopes, ["openid", "email"]);
         assert!(identity.is_in_group("admin"));
         assert!(!identity.is_in_group("adm"));
+        assert_eq!(identity.credential, Some(CredentialSource::Cookie));
+    }
+
+    #[test]
+    fn group_names_with_commas_are_one_group_each() {
+        let groups = authorizer_context::encode_groups(&["sales,admin".into(), "x y".into()]);
+        let auth = authorizer(json!({"lambda": {"sub": "abc", "groups": groups}}));
+        let identity = Identity::from_authorizer(&auth).unwrap();
+        assert_eq!(identity.groups, ["sales,admin", "x y"]);
+        assert!(!identity.is_in_group("admin"));
+    }
+
+    #[test]
+    fn a_comma_joined_groups_value_in_our_context_grants_no_group() {
+        // The old format: "sales,admin" could be one group or two.
+        let auth = authorizer(json!({"lambda": {"sub": "abc", "groups": "sales,admin"}}));
+        let identity = Identity::from_authorizer(&auth).unwrap();
+        assert!(identity.groups.is_empty());
+        assert!(!identity.is_in_group("admin"));
+    }
+
+    #[test]
+    fn an_unknown_credential_value_is_no_credential() {
+        let auth = authorizer(json!({"lambda": {"sub": "abc", "credential": "magic"}}));
+        assert_eq!(Identity::from_authorizer(&auth).unwrap().credential, None);
     }
 
     #[test]

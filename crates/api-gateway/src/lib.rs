@@ -8,9 +8,12 @@
 //!   its status; client mistakes are 4xx, never 500.
 //! - [`CorsConfig`]: one CORS configuration applied to every response.
 //! - [`Identity`]: the caller as the Lambda authorizer described it.
+//! - [`csrf`]: the cross-site request forgery checks of cookie-authenticated
+//!   writes, shared by every function that accepts them.
 //! - [`handle`]: the one place that ties these together for a handler.
 
 mod cors;
+pub mod csrf;
 mod error;
 mod identity;
 mod request;
@@ -25,6 +28,7 @@ pub mod cors_vars {
         METHODS_VAR as METHODS, ORIGINS_VAR as ORIGINS,
     };
 }
+pub use authorizer_context::CredentialSource;
 pub use error::ApiError;
 pub use identity::Identity;
 pub use request::{GatewayRequest, PayloadVersion};
@@ -34,6 +38,9 @@ use std::future::Future;
 use std::time::Instant;
 
 use serde_json::Value;
+
+/// How much of a client-chosen string (path, `Origin`) a log line keeps.
+const LOGGED_CHARS: usize = 128;
 
 /// Runs `handler` on an API Gateway event and returns the response event.
 ///
@@ -75,11 +82,12 @@ where
         }
     };
     let response = response.with_cors(cors, origin.as_deref());
+    // Both are the client's to choose, up to kilobytes long.
     tracing::info!(
         method = %method,
-        path = %path,
+        path = %lambda_logging::excerpt(&path, LOGGED_CHARS),
         status = response.status,
-        origin = origin.as_deref().unwrap_or(""),
+        origin = %lambda_logging::excerpt(origin.as_deref().unwrap_or(""), LOGGED_CHARS),
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         "request handled"
     );
@@ -179,5 +187,25 @@ mod tests {
         for secret in ["header-secret", "cookie-secret", "one-time-code"] {
             assert!(!out.contains(secret), "{secret} leaked: {out}");
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn client_chosen_paths_and_origins_are_logged_as_short_excerpts() {
+        let logs = global_logs();
+        let long_origin = format!("https://{}.example", "o".repeat(6000));
+        let mut long = event(&long_origin);
+        long["rawPath"] = json!(format!("/users/{}", "p".repeat(6000)));
+        long["requestContext"]["http"]["path"] = long["rawPath"].clone();
+        handle(long, &cors(), |_req| async {
+            Ok(GatewayResponse::empty(204))
+        })
+        .await;
+        let out = logs.contents();
+        let line = out
+            .lines()
+            .find(|line| line.contains("request handled") && line.contains("ppp"))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(line.len() < 1000, "{} bytes: {line}", line.len());
+        assert!(line.contains("bytes)"), "{line}");
     }
 }

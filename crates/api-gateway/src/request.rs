@@ -266,7 +266,7 @@ mod tests {
                 "stage": "prod",
                 "requestId": "rest-req-1",
                 "identity": {"sourceIp": "203.0.113.1"},
-                "authorizer": {"principalId": "user-1", "sub": "user-1", "username": "alice", "groups": "admin,staff", "scopes": "openid email", "token_use": "access"}
+                "authorizer": {"principalId": "user-1", "sub": "user-1", "username": "alice", "groups": "[\"admin\",\"staff\"]", "scopes": "openid email", "token_use": "access"}
             },
             "body": null,
             "isBase64Encoded": false
@@ -291,7 +291,7 @@ mod tests {
                 "stage": "dev",
                 "time": "28/Nov/2026:04:00:00 +0000",
                 "timeEpoch": 1_795_000_000_000_i64,
-                "authorizer": {"lambda": {"sub": "user-2", "username": "bob", "groups": "staff"}}
+                "authorizer": {"lambda": {"sub": "user-2", "username": "bob", "groups": "[\"staff\"]"}}
             },
             "body": "eyJuYW1lIjoiQm9iIn0=",
             "isBase64Encoded": true

@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use api_gateway::{ApiError, GatewayRequest, GatewayResponse};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use cognito_jwt::Verifier;
 use http::Method;
 use lambda_logging::Redacted;
@@ -132,21 +132,62 @@ impl Keys {
     }
 }
 
+/// What each invocation keeps back from Lambda's deadline to answer: the
+/// error redirect or JSON must leave before Lambda kills the invocation,
+/// or API Gateway answers 502 in its place.
+pub const DEADLINE_RESERVE: Duration = Duration::from_millis(500);
+
 /// Handles one raw API Gateway event (parsing, JSON errors and CORS
-/// through `api_gateway::handle`).
-pub async fn handle_event(deps: &Deps, event: Value) -> Value {
-    api_gateway::handle(event, &deps.config.cors, |request| handle(deps, request)).await
+/// through `api_gateway::handle`) within `budget` (see
+/// `function_init::time_budget`).
+pub async fn handle_event(deps: &Deps, event: Value, budget: Duration) -> Value {
+    api_gateway::handle(event, &deps.config.cors, |request| {
+        handle(deps, request, budget)
+    })
+    .await
 }
 
-/// Handles one request.
-pub async fn handle(deps: &Deps, request: GatewayRequest) -> Result<GatewayResponse, ApiError> {
+/// Handles one request. Every route gets `budget`: the secret, the token
+/// endpoint, the JWKS, DynamoDB and Cognito each have timeouts of their
+/// own, but together they can outlast the Lambda timeout; when the budget
+/// runs out the route answers what a dependency failure answers
+/// (`temporarily_unavailable`), and logout still signs out locally.
+pub async fn handle(
+    deps: &Deps,
+    request: GatewayRequest,
+    budget: Duration,
+) -> Result<GatewayResponse, ApiError> {
     let path = request.path.trim_end_matches('/');
     let method = request.method.clone();
+    let within = |route: &'static str| {
+        move |_: tokio::time::error::Elapsed| {
+            let budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX);
+            tracing::error!(route, budget_ms, "time budget exhausted");
+            Error::Unavailable(format!(
+                "{route}: the time budget of {budget_ms} ms ran out"
+            ))
+        }
+    };
     let response = match (path, method) {
-        ("/auth/login", Method::GET) => login(deps, &request).await,
-        ("/auth/callback", Method::GET) => callback(deps, &request).await,
-        ("/auth/refresh", Method::POST) => refresh(deps, &request).await?,
-        ("/auth/logout", Method::POST) => logout(deps, &request).await?,
+        ("/auth/login", Method::GET) => {
+            match tokio::time::timeout(budget, login(deps, &request)).await {
+                Ok(response) => response,
+                Err(elapsed) => browser_error(deps, within("login")(elapsed)),
+            }
+        }
+        ("/auth/callback", Method::GET) => {
+            match tokio::time::timeout(budget, callback(deps, &request)).await {
+                Ok(response) => response,
+                Err(elapsed) => browser_error(deps, within("callback")(elapsed)),
+            }
+        }
+        ("/auth/refresh", Method::POST) => {
+            match tokio::time::timeout(budget, refresh(deps, &request)).await {
+                Ok(response) => response?,
+                Err(elapsed) => return Err(ApiError::from(within("refresh")(elapsed))),
+            }
+        }
+        ("/auth/logout", Method::POST) => logout(deps, &request, budget).await?,
         ("/auth/login" | "/auth/callback", method) => {
             return Err(ApiError::method_not_allowed(method.as_str(), &["GET"]));
         }
@@ -278,11 +319,7 @@ async fn finish_login(deps: &Deps, request: &GatewayRequest) -> Result<GatewayRe
             | cognito_jwt::Error::HttpClient(_) => Error::Unavailable(format!("JWKS: {err}")),
             other => Error::InvalidIdToken(other.to_string()),
         })?;
-    let token_profile = TokenProfile {
-        user_id: claims.sub.clone(),
-        email: claims.email.clone(),
-        name: display_name(tokens.id_token.expose()),
-    };
+    let token_profile = profile_from(&claims);
     let outcome = profile::upsert(&deps.dynamodb, &config.users_table, &token_profile).await?;
     tracing::info!(user_id = %claims.sub, profile = ?outcome, "signed in");
 
@@ -302,26 +339,27 @@ async fn finish_login(deps: &Deps, request: &GatewayRequest) -> Result<GatewayRe
     Ok(response.with_cookie(jar.clear_state()))
 }
 
-/// `name`, else `given_name family_name`, from a token whose signature
-/// has just been verified (`cognito-jwt`'s claims carry no name).
-fn display_name(id_token: &str) -> Option<String> {
-    let payload = id_token.split('.').nth(1)?;
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    let text = |key: &str| {
-        claims
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    if let Some(name) = text("name") {
-        return Some(name.to_owned());
+/// What the ID token says about the profile, made to obey the profile
+/// rules the users function enforces (`user_record::rules`): the name
+/// cleaned of control characters and cut to length, an e-mail address that
+/// breaks the rules left out. The identity provider's data is not trusted
+/// more than a user's own input.
+fn profile_from(claims: &cognito_jwt::Claims) -> TokenProfile {
+    let email = claims
+        .email
+        .as_deref()
+        .and_then(|email| user_record::rules::email(email).ok());
+    if claims.email.is_some() && email.is_none() {
+        tracing::info!(user_id = %claims.sub, "ID token email breaks the profile rules; not stored");
     }
-    let parts: Vec<&str> = [text("given_name"), text("family_name")]
-        .into_iter()
-        .flatten()
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(" "))
+    TokenProfile {
+        user_id: claims.sub.clone(),
+        email,
+        name: claims
+            .name
+            .as_deref()
+            .and_then(user_record::rules::name_from_provider),
+    }
 }
 
 /// A sign-in error as the browser gets it: redirect with `auth_error`, or
@@ -365,6 +403,9 @@ fn token_body(request: &GatewayRequest) -> Result<TokenBody, ApiError> {
 
 async fn refresh(deps: &Deps, request: &GatewayRequest) -> Result<GatewayResponse, ApiError> {
     check_origin(deps, request)?;
+    if sends_credential_cookies(request) {
+        check_cookie_request(deps, request)?;
+    }
     let body = token_body(request)?;
     let token = body
         .refresh_token
@@ -428,28 +469,52 @@ fn fail(err: Error) -> ApiError {
     ApiError::from(err)
 }
 
-/// Browsers send `Origin` with every POST: one from elsewhere than the
-/// app, the API itself or a CORS origin is refused (cross-site request
-/// forgery of logout or refresh).
-fn check_origin(deps: &Deps, request: &GatewayRequest) -> Result<(), ApiError> {
+/// The origins a browser may post to auth from: the app's, the API's
+/// own, and the CORS allow-list (never `*`).
+fn allowed_origin(deps: &Deps, origin: &str) -> bool {
     let config = &deps.config;
+    origin == config.app_origin()
+        || origin == config.api_origin()
+        || config.cors.allows_origin_explicitly(origin)
+}
+
+/// Any POST carrying an `Origin` from elsewhere is refused (cross-site
+/// request forgery of logout or refresh).
+fn check_origin(deps: &Deps, request: &GatewayRequest) -> Result<(), ApiError> {
     match request.header("origin") {
-        None => Ok(()),
-        Some(origin)
-            if origin == config.app_origin()
-                || origin == config.api_origin()
-                || config.cors.allows_origin(origin) =>
-        {
-            Ok(())
+        Some(origin) if !allowed_origin(deps, origin) => {
+            Err(ApiError::from(Error::OriginNotAllowed))
         }
-        Some(_) => Err(ApiError::from(Error::OriginNotAllowed)),
+        _ => Ok(()),
     }
+}
+
+/// Whether the browser sent a token cookie (refresh or access), which makes
+/// the request forgeable cross-site.
+fn sends_credential_cookies(request: &GatewayRequest) -> bool {
+    [cookies::REFRESH_TOKEN, cookies::ACCESS_TOKEN]
+        .iter()
+        .any(|name| request.cookie(name).is_some_and(|value| !value.is_empty()))
+}
+
+/// A POST whose credential is a cookie must pass the shared CSRF checks:
+/// an allowed `Origin` present, and a JSON body if any.
+fn check_cookie_request(deps: &Deps, request: &GatewayRequest) -> Result<(), ApiError> {
+    api_gateway::csrf::check(request, |origin| allowed_origin(deps, origin))
 }
 
 // --------------------------------------------------------------- logout
 
-async fn logout(deps: &Deps, request: &GatewayRequest) -> Result<GatewayResponse, ApiError> {
+async fn logout(
+    deps: &Deps,
+    request: &GatewayRequest,
+    budget: Duration,
+) -> Result<GatewayResponse, ApiError> {
+    let started = tokio::time::Instant::now();
     check_origin(deps, request)?;
+    if sends_credential_cookies(request) {
+        check_cookie_request(deps, request)?;
+    }
     // A sign-out is never refused over its body: an unreadable one is
     // ignored and the cookies' tokens are revoked and cleared all the same.
     let body = token_body(request).unwrap_or_else(|err| {
@@ -478,36 +543,37 @@ async fn logout(deps: &Deps, request: &GatewayRequest) -> Result<GatewayResponse
     // GlobalSignOut goes first: revoking the refresh token also invalidates
     // the access tokens issued from it, after which Cognito would refuse
     // the sign-out with NotAuthorized.
+    // Cognito gets what is left of the budget; when it runs out the
+    // sign-out is still local (cookies cleared), reported as not global.
+    let deadline = started + budget;
     let mut signed_out = false;
     if config.global_sign_out
         && let Some(token) = &access_token
     {
-        match cognito::global_sign_out(&deps.cognito, token.expose()).await {
-            Ok(()) => signed_out = true,
-            Err(err) => tracing::info!(code = err.code(), "GlobalSignOut failed"),
+        let call = cognito::global_sign_out(&deps.cognito, token.expose());
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(Ok(())) => signed_out = true,
+            Ok(Err(err)) => tracing::info!(code = err.code(), "GlobalSignOut failed"),
+            Err(_) => tracing::warn!("GlobalSignOut cut off by the time budget"),
         }
     }
     let mut revoked = false;
     if let Some(token) = &refresh_token {
-        match deps.keys().await {
-            Ok(keys) => {
-                match cognito::revoke(
-                    &deps.cognito,
-                    &config.client_id,
-                    keys.client_secret(),
-                    token.expose(),
-                )
-                .await
-                {
-                    Ok(()) => revoked = true,
-                    Err(err) => {
-                        tracing::warn!(code = err.code(), "RevokeToken failed");
-                    }
-                }
-            }
-            Err(err) => {
-                tracing::error!(code = err.code(), error = %err, "no keys to revoke with");
-            }
+        let revoke = async {
+            let keys = deps.keys().await?;
+            cognito::revoke(
+                &deps.cognito,
+                &config.client_id,
+                keys.client_secret(),
+                token.expose(),
+            )
+            .await
+            .map_err(|err| Error::Unavailable(format!("RevokeToken: {}", err.code())))
+        };
+        match tokio::time::timeout_at(deadline, revoke).await {
+            Ok(Ok(())) => revoked = true,
+            Ok(Err(err)) => tracing::warn!(code = err.code(), error = %err, "RevokeToken failed"),
+            Err(_) => tracing::warn!("RevokeToken cut off by the time budget"),
         }
     }
     tracing::info!(revoked, signed_out, "signed out");
@@ -558,28 +624,5 @@ mod tests {
         ] {
             assert!(valid_return_to(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn display_name_prefers_name_then_given_and_family() {
-        let token = |claims: Value| {
-            format!(
-                "h.{}.s",
-                URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes())
-            )
-        };
-        assert_eq!(
-            display_name(&token(json!({"name": " Ada ", "given_name": "A"}))).as_deref(),
-            Some("Ada")
-        );
-        assert_eq!(
-            display_name(&token(
-                json!({"given_name": "Ada", "family_name": "Lovelace"})
-            ))
-            .as_deref(),
-            Some("Ada Lovelace")
-        );
-        assert_eq!(display_name(&token(json!({"email": "a@b"}))), None);
-        assert_eq!(display_name("garbage"), None);
     }
 }

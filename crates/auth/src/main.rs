@@ -46,7 +46,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, Infallible>(auth::handle_event(deps, event.payload).await)
+        let budget = function_init::time_budget(&event.context, auth::DEADLINE_RESERVE);
+        Ok::<Value, Infallible>(auth::handle_event(deps, event.payload, budget).await)
     }))
     .await
 }

@@ -10,7 +10,7 @@ mod common;
 use auth::state::{LoginState, StateSealer};
 use base64::Engine as _;
 use cognito_jwt::testing::TestKey;
-use common::{APP_URL, Client, Harness, Login, Req, Resp, assert_not_logged, token_response};
+use common::{Client, Harness, Login, Req, Resp, assert_not_logged, token_response};
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
@@ -438,36 +438,21 @@ async fn unknown_routes_and_methods_are_404_and_405() {
 
 // ------------------------------------------------------------ profiles
 
-async fn sign_in_with(h: &Harness, claims: serde_json::Value) -> Resp {
-    let login = h.login(None).await;
-    let code = common::unique("code");
-    h.token_endpoint(
-        &code,
-        &login.verifier(),
-        token_response(&h.key.sign(&claims), "access", "refresh"),
-    )
-    .await;
-    let resp = h.call(login.callback(&code)).await;
-    assert_eq!(resp.status, 302, "{resp:?}");
-    assert_eq!(resp.location(), APP_URL);
-    resp
-}
-
 #[tokio::test]
 async fn sign_in_refreshes_fields_the_user_did_not_edit() {
     let h = Harness::start(Client::Public).await;
     let mut claims = h.id_claims();
     let sub = claims["sub"].as_str().unwrap().to_owned();
-    sign_in_with(&h, claims.clone()).await;
+    h.sign_in_with(claims.clone()).await;
     let first = h.item(&sub).await.unwrap();
 
     // Same token again: nothing changes, not even the version.
-    sign_in_with(&h, claims.clone()).await;
+    h.sign_in_with(claims.clone()).await;
     assert_eq!(h.item(&sub).await.unwrap(), first);
 
     // The provider's email changed and the user never edited it.
     claims["email"] = json!("alice@new.example.com");
-    sign_in_with(&h, claims.clone()).await;
+    h.sign_in_with(claims.clone()).await;
     let item = h.item(&sub).await.unwrap();
     assert_eq!(item["email"], "alice@new.example.com");
     assert_eq!(item["idp_email"], "alice@new.example.com");
@@ -499,7 +484,7 @@ async fn sign_in_never_overwrites_what_the_user_edited() {
         .await
         .unwrap();
     claims["email"] = json!("alice@idp.example.com");
-    sign_in_with(&h, claims).await;
+    h.sign_in_with(claims).await;
     let item = h.item(&sub).await.unwrap();
     assert_eq!(item["email"], "me@mine.example");
     assert_eq!(item["name"], "Al");
@@ -514,14 +499,14 @@ async fn an_empty_name_is_filled_from_the_token() {
     let mut claims = h.id_claims();
     let sub = claims["sub"].as_str().unwrap().to_owned();
     claims.as_object_mut().unwrap().remove("name");
-    sign_in_with(&h, claims.clone()).await;
+    h.sign_in_with(claims.clone()).await;
     let item = h.item(&sub).await.unwrap();
     assert_eq!(item["name"], "");
     assert!(!item.contains_key("idp_name"));
 
     claims["given_name"] = json!("Alice");
     claims["family_name"] = json!("Liddell");
-    sign_in_with(&h, claims).await;
+    h.sign_in_with(claims).await;
     let item = h.item(&sub).await.unwrap();
     assert_eq!(item["name"], "Alice Liddell");
     assert_eq!(item["version"], json!({"N": "2"}));

@@ -373,6 +373,7 @@ async fn logout_with_a_malformed_body_still_revokes_and_clears_every_cookie() {
         .call(
             Req::post("/auth/logout")
                 .cookie("refresh_token", &tokens.refresh_token)
+                .header("content-type", "application/json")
                 .raw_body(&format!("{{\"refresh_token\": \"{}", tokens.refresh_token)),
         )
         .await;

@@ -68,7 +68,12 @@ async fn smoke_cases_pass_against_moto_with_the_declared_secret() {
     assert!(cases.len() >= 2);
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let response = auth::handle_event(&deps, case["event"].clone()).await;
+        let response = auth::handle_event(
+            &deps,
+            case["event"].clone(),
+            std::time::Duration::from_secs(9),
+        )
+        .await;
         let expect = case
             .get("expect")
             .expect("auth never posts an invocation error");

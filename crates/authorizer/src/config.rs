@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub use authorizer_context::CredentialSource;
 use cognito_jwt::VerifierConfig;
 use env_config::{ConfigError, Env};
 
@@ -54,8 +55,14 @@ pub struct Config {
     /// The token rules (pool, clients, token use, JWKS, leeway); see
     /// [`VerifierConfig::from_env`] for its variables.
     pub jwt: VerifierConfig,
-    /// `ACCESS_TOKEN_COOKIE`: cookie read when a REQUEST or HTTP API event
-    /// has no `Authorization` header; [`DEFAULT_ACCESS_TOKEN_COOKIE`].
+    /// `CREDENTIAL_SOURCE`: the one credential read, `cookie` (default) or
+    /// `authorization`. It must match what API Gateway caches the answer on
+    /// (the authorizer's identity source, [`CredentialSource::header`]):
+    /// reading anything else would let two callers that share the cached
+    /// value share one identity.
+    pub credential_source: CredentialSource,
+    /// `ACCESS_TOKEN_COOKIE`: the cookie read with `CREDENTIAL_SOURCE=cookie`;
+    /// [`DEFAULT_ACCESS_TOKEN_COOKIE`].
     pub access_token_cookie: String,
     /// `AUTHORIZER_PAYLOAD`: `auto` (default), `token`, `request` or `http`.
     pub payload: PayloadFormat,
@@ -74,8 +81,11 @@ impl Config {
             ));
         }
         let payload = env_config::parse_or(env, "AUTHORIZER_PAYLOAD", PayloadFormat::Auto)?;
+        let credential_source =
+            env_config::parse_or(env, "CREDENTIAL_SOURCE", CredentialSource::Cookie)?;
         Ok(Self {
             jwt,
+            credential_source,
             access_token_cookie,
             payload,
         })
@@ -110,6 +120,7 @@ mod tests {
     fn defaults_are_the_access_token_cookie_and_auto_detection() {
         let config = parse(&[]).unwrap();
         assert_eq!(config.access_token_cookie, "access_token");
+        assert_eq!(config.credential_source, CredentialSource::Cookie);
         assert_eq!(config.payload, PayloadFormat::Auto);
         assert_eq!(
             config.jwt.issuer,
@@ -135,6 +146,36 @@ mod tests {
             env.push(("ACCESS_TOKEN_COOKIE", bad));
             let err = Config::from_env(env.as_slice()).unwrap_err();
             assert_eq!(err.variable, "ACCESS_TOKEN_COOKIE", "{bad}");
+        }
+    }
+
+    #[test]
+    fn credential_source_is_cookie_or_authorization() {
+        let config = parse(&[("CREDENTIAL_SOURCE", "authorization")]).unwrap();
+        assert_eq!(config.credential_source, CredentialSource::Authorization);
+        let config = parse(&[("CREDENTIAL_SOURCE", "cookie")]).unwrap();
+        assert_eq!(config.credential_source, CredentialSource::Cookie);
+    }
+
+    #[test]
+    fn rejects_any_other_credential_source_naming_the_variable() {
+        for bad in [
+            "both",
+            "Cookie",
+            "AUTHORIZATION",
+            "bearer",
+            "header",
+            "cookie,authorization",
+        ] {
+            let mut env: Vec<(&str, &str)> = BASE.to_vec();
+            env.push(("CREDENTIAL_SOURCE", bad));
+            let err = Config::from_env(env.as_slice()).unwrap_err();
+            assert_eq!(err.variable, "CREDENTIAL_SOURCE", "{bad}");
+            assert!(
+                err.message.contains("cookie or authorization"),
+                "{}",
+                err.message
+            );
         }
     }
 

@@ -10,7 +10,7 @@ use lambda_logging::Redacted;
 use serde_json::Value;
 
 use crate::Deny;
-use crate::config::PayloadFormat;
+use crate::config::{CredentialSource, PayloadFormat};
 
 /// An authorizer event, reduced to what the decision needs.
 #[derive(Debug)]
@@ -42,18 +42,30 @@ impl Event {
     }
 }
 
-/// Recognises the payload; anything that is not one of the three known
-/// shapes is an error (and so a denial).
-pub(crate) fn classify(raw: Value, cookie_name: &str) -> Result<Event, Deny> {
+/// Recognises the payload and takes the token from the one credential
+/// `source` names; the other credential is never looked at. Anything that
+/// is not one of the three known shapes is an error (and so a denial).
+pub(crate) fn classify(
+    raw: Value,
+    source: CredentialSource,
+    cookie_name: &str,
+) -> Result<Event, Deny> {
     let kind = raw.get("type").and_then(Value::as_str);
     let version = raw.get("version").and_then(Value::as_str);
     match (kind, version) {
         (Some("TOKEN"), _) => {
             let event: ApiGatewayCustomAuthorizerRequest =
                 serde_json::from_value(raw).map_err(malformed)?;
-            let token = match event.authorization_token.as_deref() {
-                Some(value) => bearer_token(value),
-                None => Err(Deny::MissingToken),
+            // A TOKEN authorizer gets the identity source's value as is:
+            // the Cookie header or the Authorization header.
+            let value = event.authorization_token.as_deref();
+            let token = match source {
+                CredentialSource::Authorization => match value {
+                    Some(value) => bearer_token(value),
+                    None => Err(Deny::MissingToken(source)),
+                },
+                CredentialSource::Cookie => cookie_from(value.into_iter(), cookie_name)
+                    .and_then(|token| token.ok_or(Deny::MissingToken(source))),
             };
             Ok(Event::RestToken {
                 token,
@@ -63,14 +75,20 @@ pub(crate) fn classify(raw: Value, cookie_name: &str) -> Result<Event, Deny> {
         (Some("REQUEST"), Some("2.0")) => {
             let event: ApiGatewayV2CustomAuthorizerV2Request =
                 serde_json::from_value(raw).map_err(malformed)?;
-            let token = match header(&event.headers, "authorization") {
-                Some(value) => value.and_then(|value| bearer_token(&value)),
-                None => event
-                    .cookies
-                    .iter()
-                    .find_map(|pair| cookie_value(pair, cookie_name))
-                    .or_else(|| cookie_from_headers(&event.headers, cookie_name))
-                    .ok_or(Deny::MissingToken),
+            let token = match source {
+                CredentialSource::Authorization => match header(&event.headers, "authorization") {
+                    Some(value) => value.and_then(|value| bearer_token(&value)),
+                    None => Err(Deny::MissingToken(source)),
+                },
+                // HTTP API moves the Cookie header into `cookies`.
+                CredentialSource::Cookie => {
+                    let found = if event.cookies.is_empty() {
+                        cookie_from(header_values(&event.headers, "cookie"), cookie_name)
+                    } else {
+                        cookie_from(event.cookies.iter().map(String::as_str), cookie_name)
+                    };
+                    found.and_then(|token| token.ok_or(Deny::MissingToken(source)))
+                }
             };
             Ok(Event::Http { token })
         }
@@ -79,15 +97,26 @@ pub(crate) fn classify(raw: Value, cookie_name: &str) -> Result<Event, Deny> {
         (Some("REQUEST"), None | Some("1.0")) => {
             let event: ApiGatewayCustomAuthorizerRequestTypeRequest =
                 serde_json::from_value(raw).map_err(malformed)?;
-            // The multi-value map shows a repeated header that the
-            // single-value map silently reduces to its last value.
-            let token = match header(&event.multi_value_headers, "authorization")
-                .or_else(|| header(&event.headers, "authorization"))
-            {
-                Some(value) => value.and_then(|value| bearer_token(&value)),
-                None => cookie_from_headers(&event.headers, cookie_name)
-                    .or_else(|| cookie_from_headers(&event.multi_value_headers, cookie_name))
-                    .ok_or(Deny::MissingToken),
+            let token = match source {
+                // The multi-value map shows a repeated header that the
+                // single-value map silently reduces to its last value.
+                CredentialSource::Authorization => {
+                    match header(&event.multi_value_headers, "authorization")
+                        .or_else(|| header(&event.headers, "authorization"))
+                    {
+                        Some(value) => value.and_then(|value| bearer_token(&value)),
+                        None => Err(Deny::MissingToken(source)),
+                    }
+                }
+                CredentialSource::Cookie => {
+                    let headers = if event.multi_value_headers.contains_key("cookie") {
+                        &event.multi_value_headers
+                    } else {
+                        &event.headers
+                    };
+                    cookie_from(header_values(headers, "cookie"), cookie_name)
+                        .and_then(|token| token.ok_or(Deny::MissingToken(source)))
+                }
             };
             Ok(Event::RestRequest {
                 token,
@@ -125,7 +154,7 @@ fn header(headers: &HeaderMap, name: &str) -> Option<Result<String, Deny>> {
 pub(crate) fn bearer_token(value: &str) -> Result<Redacted<String>, Deny> {
     let value = value.trim_matches([' ', '\t']);
     if value.is_empty() {
-        return Err(Deny::MissingToken);
+        return Err(Deny::MissingToken(CredentialSource::Authorization));
     }
     let Some((scheme, rest)) = value.split_once([' ', '\t']) else {
         return Err(Deny::NotBearer);
@@ -135,7 +164,7 @@ pub(crate) fn bearer_token(value: &str) -> Result<Redacted<String>, Deny> {
     }
     let token = rest.trim_start_matches([' ', '\t']);
     if token.is_empty() {
-        return Err(Deny::MissingToken);
+        return Err(Deny::MissingToken(CredentialSource::Authorization));
     }
     if token.contains([' ', '\t', ',']) {
         // "Bearer Bearer x", "Bearer a b" or two credentials in one header.
@@ -144,21 +173,36 @@ pub(crate) fn bearer_token(value: &str) -> Result<Redacted<String>, Deny> {
     Ok(Redacted(token.to_owned()))
 }
 
-/// `name`'s value from a `name=value` cookie pair.
-fn cookie_value(pair: &str, name: &str) -> Option<Redacted<String>> {
-    let (key, value) = pair.trim().split_once('=')?;
-    let value = value.trim().trim_matches('"');
-    (key.trim() == name && !value.is_empty()).then(|| Redacted(value.to_owned()))
+/// The value of cookie `name` in `Cookie` header values (`a=1; b=2`).
+/// The name twice is ambiguous (two cookies of one name, set for
+/// different paths or domains) and refused rather than picking one.
+fn cookie_from<'a>(
+    headers: impl Iterator<Item = &'a str>,
+    name: &str,
+) -> Result<Option<Redacted<String>>, Deny> {
+    let mut found = None;
+    for pair in headers.flat_map(|value| value.split(';')) {
+        let Some((key, value)) = pair.trim().split_once('=') else {
+            continue;
+        };
+        if key.trim() != name {
+            continue;
+        }
+        if found.is_some() {
+            return Err(Deny::RepeatedCookie);
+        }
+        let value = value.trim().trim_matches('"');
+        found = Some(Redacted(value.to_owned()));
+    }
+    Ok(found.filter(|token| !token.expose().is_empty()))
 }
 
-/// `name`'s value from the `Cookie` header(s).
-fn cookie_from_headers(headers: &HeaderMap, name: &str) -> Option<Redacted<String>> {
+/// Every value of header `name`, as text.
+fn header_values<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
     headers
-        .get_all("cookie")
+        .get_all(name)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .find_map(|pair| cookie_value(pair, name))
 }
 
 #[cfg(test)]
@@ -166,13 +210,31 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn token_of(event: Value) -> Result<String, Deny> {
-        let token = match classify(event, "access_token")? {
+    const COOKIE: CredentialSource = CredentialSource::Cookie;
+    const AUTHORIZATION: CredentialSource = CredentialSource::Authorization;
+
+    fn token_of(event: Value, source: CredentialSource) -> Result<String, Deny> {
+        let token = match classify(event, source, "access_token")? {
             Event::RestToken { token, .. }
             | Event::RestRequest { token, .. }
             | Event::Http { token } => token,
         };
         token.map(|t| t.0)
+    }
+
+    fn rest_request(headers: Value) -> Value {
+        json!({"type": "REQUEST", "headers": headers, "requestContext": {}})
+    }
+
+    fn http_request(headers: Value, cookies: Value) -> Value {
+        json!({
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": "arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/x",
+            "cookies": cookies,
+            "headers": headers,
+            "requestContext": {"http": {"method": "GET", "path": "/x", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "t"}}
+        })
     }
 
     #[test]
@@ -199,61 +261,85 @@ mod tests {
         ));
         assert!(matches!(bearer_token("Bearer"), Err(Deny::NotBearer)));
         assert!(matches!(bearer_token("Bearer   "), Err(Deny::NotBearer)));
-        assert!(matches!(bearer_token(""), Err(Deny::MissingToken)));
+        assert!(matches!(bearer_token(""), Err(Deny::MissingToken(_))));
     }
 
     #[test]
-    fn rest_request_reads_the_authorization_header_in_any_case() {
-        let event = json!({
-            "type": "REQUEST",
-            "methodArn": "arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/x",
-            "headers": {"AUTHORIZATION": "Bearer tok"},
-            "requestContext": {}
-        });
-        assert_eq!(token_of(event).unwrap(), "tok");
+    fn authorization_source_reads_the_header_in_any_case() {
+        let event = rest_request(json!({"AUTHORIZATION": "Bearer tok"}));
+        assert_eq!(token_of(event, AUTHORIZATION).unwrap(), "tok");
     }
 
     #[test]
-    fn rest_request_falls_back_to_the_access_token_cookie() {
-        let event = json!({
-            "type": "REQUEST",
-            "headers": {"Cookie": "theme=dark; access_token=tok; other=1"},
-            "requestContext": {}
-        });
-        assert_eq!(token_of(event).unwrap(), "tok");
+    fn cookie_source_reads_the_access_token_cookie() {
+        let event = rest_request(json!({"Cookie": "theme=dark; access_token=tok; other=1"}));
+        assert_eq!(token_of(event, COOKIE).unwrap(), "tok");
     }
 
     #[test]
-    fn authorization_header_wins_over_the_cookie() {
-        let event = json!({
-            "type": "REQUEST",
-            "headers": {"Authorization": "Basic x", "Cookie": "access_token=tok"},
-            "requestContext": {}
-        });
-        assert!(matches!(token_of(event), Err(Deny::NotBearer)));
+    fn cookie_source_never_reads_the_authorization_header() {
+        let event = rest_request(json!({"Authorization": "Bearer tok"}));
+        assert!(matches!(
+            token_of(event, COOKIE),
+            Err(Deny::MissingToken(CredentialSource::Cookie))
+        ));
+        let both =
+            rest_request(json!({"Authorization": "Bearer other", "Cookie": "access_token=tok"}));
+        assert_eq!(token_of(both, COOKIE).unwrap(), "tok");
     }
 
     #[test]
-    fn http_api_reads_the_cookies_array() {
-        let event = json!({
-            "version": "2.0",
-            "type": "REQUEST",
-            "routeArn": "arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/x",
-            "cookies": ["a=1", "access_token=tok"],
-            "headers": {},
-            "requestContext": {"http": {"method": "GET", "path": "/x", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "t"}}
-        });
-        assert_eq!(token_of(event).unwrap(), "tok");
+    fn authorization_source_never_reads_the_cookie() {
+        let event = rest_request(json!({"Cookie": "access_token=tok"}));
+        assert!(matches!(
+            token_of(event, AUTHORIZATION),
+            Err(Deny::MissingToken(CredentialSource::Authorization))
+        ));
+        let event = http_request(json!({}), json!(["access_token=tok"]));
+        assert!(matches!(
+            token_of(event, AUTHORIZATION),
+            Err(Deny::MissingToken(_))
+        ));
+        let both =
+            rest_request(json!({"Authorization": "Bearer tok", "Cookie": "access_token=other"}));
+        assert_eq!(token_of(both, AUTHORIZATION).unwrap(), "tok");
+    }
+
+    #[test]
+    fn a_token_event_holds_the_identity_source_value_whichever_it_is() {
+        let cookie = json!({"type": "TOKEN", "authorizationToken": "a=1; access_token=tok"});
+        assert_eq!(token_of(cookie.clone(), COOKIE).unwrap(), "tok");
+        assert!(token_of(cookie, AUTHORIZATION).is_err());
+        let bearer = json!({"type": "TOKEN", "authorizationToken": "Bearer tok"});
+        assert_eq!(token_of(bearer.clone(), AUTHORIZATION).unwrap(), "tok");
+        assert!(token_of(bearer, COOKIE).is_err());
+    }
+
+    #[test]
+    fn http_api_reads_the_cookies_array_or_the_authorization_header() {
+        let event = http_request(
+            json!({"authorization": "Bearer hdr"}),
+            json!(["a=1", "access_token=tok"]),
+        );
+        assert_eq!(token_of(event.clone(), COOKIE).unwrap(), "tok");
+        assert_eq!(token_of(event, AUTHORIZATION).unwrap(), "hdr");
     }
 
     #[test]
     fn a_cookie_with_a_similar_name_is_not_the_token() {
-        let event = json!({
-            "type": "REQUEST",
-            "headers": {"cookie": "xaccess_token=tok; access_token_old=tok"},
-            "requestContext": {}
-        });
-        assert!(matches!(token_of(event), Err(Deny::MissingToken)));
+        let event = rest_request(json!({"cookie": "xaccess_token=tok; access_token_old=tok"}));
+        assert!(matches!(
+            token_of(event, COOKIE),
+            Err(Deny::MissingToken(_))
+        ));
+    }
+
+    #[test]
+    fn the_token_cookie_twice_is_refused_not_guessed() {
+        let event = rest_request(json!({"Cookie": "access_token=a; access_token=b"}));
+        assert!(matches!(token_of(event, COOKIE), Err(Deny::RepeatedCookie)));
+        let event = http_request(json!({}), json!(["access_token=a", "access_token=b"]));
+        assert!(matches!(token_of(event, COOKIE), Err(Deny::RepeatedCookie)));
     }
 
     #[test]
@@ -264,13 +350,21 @@ mod tests {
             "multiValueHeaders": {"Authorization": ["Bearer a", "Bearer b"]},
             "requestContext": {}
         });
-        assert!(matches!(token_of(event), Err(Deny::RepeatedHeader)));
+        assert!(matches!(
+            token_of(event, AUTHORIZATION),
+            Err(Deny::RepeatedHeader)
+        ));
     }
 
     #[test]
     fn request_without_credentials_is_missing_token() {
-        let event = json!({"type": "REQUEST", "headers": {}, "requestContext": {}});
-        assert!(matches!(token_of(event), Err(Deny::MissingToken)));
+        for source in [COOKIE, AUTHORIZATION] {
+            let event = rest_request(json!({}));
+            assert!(matches!(
+                token_of(event, source),
+                Err(Deny::MissingToken(_))
+            ));
+        }
     }
 
     #[test]
@@ -280,7 +374,7 @@ mod tests {
             "headers": {},
             "requestContext": "Bearer secret.tok.en"
         });
-        let err = classify(event, "c").unwrap_err();
+        let err = classify(event, COOKIE, "c").unwrap_err();
         assert!(matches!(err, Deny::MalformedEvent(_)), "{err}");
         assert!(!err.to_string().contains("secret"), "{err}");
     }
@@ -296,7 +390,10 @@ mod tests {
             json!("TOKEN"),
         ] {
             assert!(
-                matches!(classify(event.clone(), "c"), Err(Deny::UnknownEvent)),
+                matches!(
+                    classify(event.clone(), COOKIE, "c"),
+                    Err(Deny::UnknownEvent)
+                ),
                 "{event}"
             );
         }

@@ -2,9 +2,12 @@
 //!
 //! Accepts REST API `TOKEN` and `REQUEST` authorizer events and HTTP API
 //! payload 2.0 events (detected from the event, or fixed by
-//! `AUTHORIZER_PAYLOAD`). The token comes from `Authorization: Bearer <jwt>`
-//! or, for REQUEST and HTTP API events without that header, from the
-//! access-token cookie the auth function sets.
+//! `AUTHORIZER_PAYLOAD`). The token comes from exactly one credential,
+//! `CREDENTIAL_SOURCE`: the access-token cookie the auth function sets
+//! (`cookie`, the default) or `Authorization: Bearer <jwt>`
+//! (`authorization`). The other one is never read: API Gateway caches the
+//! answer on the identity source alone, so reading a second credential
+//! would let callers sharing a cookie share an identity.
 //!
 //! A verified token gets an `Allow` policy for the whole stage (REST) or
 //! `isAuthorized: true` (HTTP API), with the caller's claims as context.
@@ -20,7 +23,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use cognito_jwt::Verifier;
-pub use config::{Config, DEFAULT_ACCESS_TOKEN_COOKIE, PayloadFormat};
+pub use config::{Config, CredentialSource, DEFAULT_ACCESS_TOKEN_COOKIE, PayloadFormat};
 use event::Event;
 pub use response::{PolicyResponse, SimpleResponse};
 
@@ -29,6 +32,8 @@ pub use response::{PolicyResponse, SimpleResponse};
 pub struct State {
     /// The token verifier with its JWKS cache.
     pub verifier: Verifier,
+    /// The one credential read (`CREDENTIAL_SOURCE`).
+    pub credential_source: CredentialSource,
     /// Name of the cookie holding the access token.
     pub access_token_cookie: String,
     /// Which payloads are accepted.
@@ -41,6 +46,7 @@ impl State {
     pub fn new(config: Config) -> Result<Self, AuthorizerError> {
         Ok(Self {
             verifier: Verifier::new(config.jwt)?,
+            credential_source: config.credential_source,
             access_token_cookie: config.access_token_cookie,
             payload: config.payload,
         })
@@ -91,8 +97,12 @@ pub(crate) enum Deny {
     PayloadNotAccepted(PayloadFormat),
     #[error("event does not parse: {0}")]
     MalformedEvent(String),
-    #[error("no token in the Authorization header or the cookie")]
-    MissingToken,
+    #[error(
+        "no token in the configured credential ({0}); CREDENTIAL_SOURCE names the only one read"
+    )]
+    MissingToken(CredentialSource),
+    #[error("the access-token cookie is sent twice")]
+    RepeatedCookie,
     #[error("Authorization is not a Bearer credential")]
     NotBearer,
     #[error("Bearer credential is not a single token")]
@@ -111,7 +121,8 @@ impl Deny {
             Self::UnknownEvent => "unknown_event",
             Self::PayloadNotAccepted(_) => "payload_not_accepted",
             Self::MalformedEvent(_) => "malformed_event",
-            Self::MissingToken => "missing_token",
+            Self::MissingToken(_) => "missing_token",
+            Self::RepeatedCookie => "repeated_cookie",
             Self::NotBearer => "not_bearer",
             Self::MalformedBearer => "malformed_bearer",
             Self::RepeatedHeader => "repeated_header",
@@ -123,7 +134,7 @@ impl Deny {
 
 /// Decides one authorizer event.
 pub async fn handle(state: &State, raw: Value) -> Result<AuthorizerResponse, AuthorizerError> {
-    let event = match event::classify(raw, &state.access_token_cookie) {
+    let event = match event::classify(raw, state.credential_source, &state.access_token_cookie) {
         Ok(event) => event,
         Err(deny) => return Err(denied(None, &deny)),
     };
@@ -135,7 +146,11 @@ pub async fn handle(state: &State, raw: Value) -> Result<AuthorizerResponse, Aut
         Event::RestToken { token, method_arn } | Event::RestRequest { token, method_arn } => {
             let decision = async {
                 let claims = state.verifier.verify(token?.expose()).await?;
-                PolicyResponse::allow(&claims, method_arn.as_deref().unwrap_or_default())
+                PolicyResponse::allow(
+                    &claims,
+                    state.credential_source,
+                    method_arn.as_deref().unwrap_or_default(),
+                )
             };
             match decision.await {
                 Ok(policy) => {
@@ -150,7 +165,10 @@ pub async fn handle(state: &State, raw: Value) -> Result<AuthorizerResponse, Aut
             match decision.await {
                 Ok(claims) => {
                     allowed(kind);
-                    Ok(AuthorizerResponse::Simple(SimpleResponse::allow(&claims)))
+                    Ok(AuthorizerResponse::Simple(SimpleResponse::allow(
+                        &claims,
+                        state.credential_source,
+                    )))
                 }
                 Err(deny) => {
                     denied(Some(kind), &deny);

@@ -7,25 +7,29 @@
 
 use std::collections::BTreeMap;
 
+use authorizer_context as key;
 use cognito_jwt::Claims;
 use serde::Serialize;
 
 use crate::Deny;
+use crate::config::CredentialSource;
 
 /// The authorizer context passed to the backend functions (flattened into
-/// `requestContext.authorizer` by REST, under `.lambda` by HTTP API); the
-/// `api-gateway` crate's `Identity` reads exactly these keys. REST allows
-/// only string, number or boolean values, so lists are joined.
-pub(crate) fn context(claims: &Claims) -> BTreeMap<&'static str, String> {
+/// `requestContext.authorizer` by REST, under `.lambda` by HTTP API), in
+/// the `authorizer-context` format the `api-gateway` crate's `Identity`
+/// reads back: REST allows only string, number or boolean values, so
+/// groups travel as a JSON array and scopes space-separated.
+pub(crate) fn context(claims: &Claims, source: CredentialSource) -> BTreeMap<&'static str, String> {
     let mut context = BTreeMap::new();
-    context.insert("sub", claims.sub.clone());
-    context.insert("username", claims.username.clone());
+    context.insert(key::SUB, claims.sub.clone());
+    context.insert(key::USERNAME, claims.username.clone());
     if let Some(email) = &claims.email {
-        context.insert("email", email.clone());
+        context.insert(key::EMAIL, email.clone());
     }
-    context.insert("groups", claims.groups.join(","));
-    context.insert("scopes", claims.scopes.join(" "));
-    context.insert("token_use", claims.token_use.as_str().to_owned());
+    context.insert(key::GROUPS, key::encode_groups(&claims.groups));
+    context.insert(key::SCOPES, claims.scopes.join(" "));
+    context.insert(key::TOKEN_USE, claims.token_use.as_str().to_owned());
+    context.insert(key::CREDENTIAL, source.as_str().to_owned());
     context
 }
 
@@ -56,7 +60,11 @@ struct Statement {
 
 impl PolicyResponse {
     /// Allows `claims.sub` on every route of the stage `method_arn` is in.
-    pub(crate) fn allow(claims: &Claims, method_arn: &str) -> Result<Self, Deny> {
+    pub(crate) fn allow(
+        claims: &Claims,
+        source: CredentialSource,
+        method_arn: &str,
+    ) -> Result<Self, Deny> {
         Ok(Self {
             principal_id: claims.sub.clone(),
             policy_document: PolicyDocument {
@@ -67,7 +75,7 @@ impl PolicyResponse {
                     resource: [stage_wildcard(method_arn)?],
                 }],
             },
-            context: context(claims),
+            context: context(claims, source),
         })
     }
 }
@@ -83,10 +91,10 @@ pub struct SimpleResponse {
 
 impl SimpleResponse {
     /// Authorized, with the caller's claims as context.
-    pub(crate) fn allow(claims: &Claims) -> Self {
+    pub(crate) fn allow(claims: &Claims, source: CredentialSource) -> Self {
         Self {
             is_authorized: true,
-            context: context(claims),
+            context: context(claims, source),
         }
     }
 

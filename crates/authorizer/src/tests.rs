@@ -50,8 +50,14 @@ async fn fixture_with(extra: &[(&str, &str)]) -> Fixture {
     }
 }
 
+/// The default configuration: the access-token cookie is the credential.
 async fn fixture() -> Fixture {
     fixture_with(&[]).await
+}
+
+/// `CREDENTIAL_SOURCE=authorization`: `Authorization: Bearer` is the credential.
+async fn bearer_fixture() -> Fixture {
+    fixture_with(&[("CREDENTIAL_SOURCE", "authorization")]).await
 }
 
 impl Fixture {
@@ -63,6 +69,15 @@ impl Fixture {
     fn token_with(&self, key: &str, value: Value) -> String {
         let mut claims = access_claims(&self.state.verifier.config().issuer, CLIENT);
         claims[key] = value;
+        self.key.sign(&claims)
+    }
+
+    /// A valid token of another user, in other groups.
+    fn other_users_token(&self) -> String {
+        let mut claims = access_claims(&self.state.verifier.config().issuer, CLIENT);
+        claims["sub"] = json!("99999999-0000-0000-0000-000000000000");
+        claims["username"] = json!("mallory");
+        claims["cognito:groups"] = json!(["admin"]);
         self.key.sign(&claims)
     }
 
@@ -131,7 +146,7 @@ fn assert_http_denied(result: Result<Value, AuthorizerError>) {
 
 #[tokio::test]
 async fn rest_token_event_with_valid_token_gets_an_allow_policy_for_the_stage() {
-    let f = fixture().await;
+    let f = bearer_fixture().await;
     let response = f
         .run(token_event(&format!("Bearer {}", f.token())))
         .await
@@ -147,9 +162,10 @@ async fn rest_token_event_with_valid_token_gets_an_allow_policy_for_the_stage() 
             "context": {
                 "sub": "11111111-2222-3333-4444-555555555555",
                 "username": "alice",
-                "groups": "admin,staff",
+                "groups": "[\"admin\",\"staff\"]",
                 "scopes": "aws.cognito.signin.user.admin openid",
-                "token_use": "access"
+                "token_use": "access",
+                "credential": "authorization"
             }
         })
     );
@@ -157,7 +173,7 @@ async fn rest_token_event_with_valid_token_gets_an_allow_policy_for_the_stage() 
 
 #[tokio::test]
 async fn lowercase_bearer_scheme_is_accepted() {
-    let f = fixture().await;
+    let f = bearer_fixture().await;
     let response = f
         .run(token_event(&format!("bearer {}", f.token())))
         .await
@@ -170,7 +186,7 @@ async fn lowercase_bearer_scheme_is_accepted() {
 
 #[tokio::test]
 async fn rest_request_event_with_authorization_header_is_allowed() {
-    let f = fixture().await;
+    let f = bearer_fixture().await;
     let event = request_event(json!({"Authorization": format!("Bearer {}", f.token())}));
     let response = f.run(event).await.unwrap();
     assert_eq!(
@@ -189,6 +205,7 @@ async fn rest_request_event_with_the_access_token_cookie_is_allowed() {
     let event = request_event(json!({"Cookie": format!("theme=dark; access_token={}", f.token())}));
     let response = f.run(event).await.unwrap();
     assert_eq!(response["context"]["username"], "alice");
+    assert_eq!(response["context"]["credential"], "cookie");
 }
 
 #[tokio::test]
@@ -202,7 +219,7 @@ async fn configured_cookie_name_is_the_one_read() {
 
 #[tokio::test]
 async fn http_api_event_with_valid_token_is_authorized_with_context() {
-    let f = fixture().await;
+    let f = bearer_fixture().await;
     let event = http_event(
         json!({"authorization": format!("Bearer {}", f.token())}),
         json!([]),
@@ -213,7 +230,7 @@ async fn http_api_event_with_valid_token_is_authorized_with_context() {
         response["context"]["sub"],
         "11111111-2222-3333-4444-555555555555"
     );
-    assert_eq!(response["context"]["groups"], "admin,staff");
+    assert_eq!(response["context"]["groups"], "[\"admin\",\"staff\"]");
 }
 
 #[tokio::test]
@@ -225,7 +242,7 @@ async fn http_api_event_with_the_cookie_is_authorized() {
 
 #[tokio::test]
 async fn context_is_what_the_api_gateway_crate_reads_as_the_identity() {
-    let f = fixture().await;
+    let f = bearer_fixture().await;
     let event = http_event(
         json!({"authorization": format!("Bearer {}", f.token())}),
         json!([]),
@@ -238,27 +255,59 @@ async fn context_is_what_the_api_gateway_crate_reads_as_the_identity() {
     assert_eq!(identity.groups, ["admin", "staff"]);
     assert_eq!(identity.scopes, ["aws.cognito.signin.user.admin", "openid"]);
     assert_eq!(identity.token_use.as_deref(), Some("access"));
+    assert_eq!(identity.credential, Some(CredentialSource::Authorization));
 }
 
-/// Authorization values that must be denied, whatever the payload format.
-fn bad_authorizations(f: &Fixture) -> Vec<(&'static str, String)> {
+#[tokio::test]
+async fn group_names_with_commas_reach_the_functions_unchanged_in_both_payloads() {
+    let f = fixture().await;
+    let groups = ["sales,admin", "a b", "[staff]", "admin\"x"];
+    let token = f.token_with("cognito:groups", json!(groups));
+    let cookie = format!("access_token={token}");
+    let rest = f
+        .run(request_event(json!({"Cookie": cookie})))
+        .await
+        .unwrap();
+    let http = f.run(http_event(json!({}), json!([cookie]))).await.unwrap();
+    // The events the functions then get, with the context where each API puts it.
+    let rest_event = json!({
+        "resource": "/users/me", "path": "/users/me", "httpMethod": "GET", "headers": {},
+        "requestContext": {"httpMethod": "GET", "stage": "prod", "requestId": "r", "identity": {"sourceIp": "203.0.113.9"},
+                           "authorizer": rest["context"]}
+    });
+    let http_event = json!({
+        "version": "2.0", "rawPath": "/users/me", "rawQueryString": "", "headers": {},
+        "requestContext": {"http": {"method": "GET", "path": "/users/me", "protocol": "HTTP/1.1",
+                                    "sourceIp": "203.0.113.9", "userAgent": "t"},
+                           "requestId": "r", "routeKey": "GET /users/me", "stage": "$default", "timeEpoch": 0,
+                           "authorizer": {"lambda": http["context"]}}
+    });
+    for event in [rest_event, http_event] {
+        let request = api_gateway::GatewayRequest::from_event(event).unwrap();
+        let identity = request.identity.unwrap();
+        assert_eq!(identity.groups, groups);
+        // "sales,admin" is one group: its holder is not an admin.
+        assert!(!identity.is_in_group("admin"));
+        assert!(!identity.is_in_group("sales"));
+        assert!(identity.is_in_group("sales,admin"));
+    }
+}
+
+/// Tokens that must be denied, wherever they come from.
+fn bad_tokens(f: &Fixture) -> Vec<(&'static str, String)> {
     let valid = f.token();
     let parts: Vec<&str> = valid.split('.').collect();
     let mut tampered = parts[2].to_owned().into_bytes();
     tampered[4] = if tampered[4] == b'A' { b'B' } else { b'A' };
     let other_key = TestKey::from_pem("test-key-1", cognito_jwt::testing::TEST_KEY_2_PEM);
+    let issuer = f.state.verifier.config().issuer.clone();
     vec![
-        ("bearer missing", valid.clone()),
-        ("bearer doubled", format!("Bearer Bearer {valid}")),
-        ("basic scheme", "Basic YWxpY2U6c2VjcmV0".to_owned()),
-        ("empty", String::new()),
-        ("bearer without token", "Bearer ".to_owned()),
-        ("garbage", "Bearer garbage".to_owned()),
-        ("three dots", "Bearer ...".to_owned()),
+        ("garbage", "garbage".to_owned()),
+        ("three dots", "...".to_owned()),
         (
             "tampered signature",
             format!(
-                "Bearer {}.{}.{}",
+                "{}.{}.{}",
                 parts[0],
                 parts[1],
                 String::from_utf8(tampered).unwrap()
@@ -266,48 +315,51 @@ fn bad_authorizations(f: &Fixture) -> Vec<(&'static str, String)> {
         ),
         (
             "signed by another key",
-            format!(
-                "Bearer {}",
-                other_key.sign(&access_claims(&f.state.verifier.config().issuer, CLIENT))
-            ),
+            other_key.sign(&access_claims(&issuer, CLIENT)),
         ),
-        (
-            "expired",
-            format!("Bearer {}", f.token_with("exp", json!(now() - 3600))),
-        ),
-        (
-            "not yet valid",
-            format!("Bearer {}", f.token_with("nbf", json!(now() + 3600))),
-        ),
-        (
-            "wrong client",
-            format!("Bearer {}", f.token_with("client_id", json!("other"))),
-        ),
+        ("expired", f.token_with("exp", json!(now() - 3600))),
+        ("not yet valid", f.token_with("nbf", json!(now() + 3600))),
+        ("wrong client", f.token_with("client_id", json!("other"))),
         (
             "wrong issuer",
-            format!(
-                "Bearer {}",
-                f.token_with("iss", json!("https://evil.example.com/pool"))
-            ),
+            f.token_with("iss", json!("https://evil.example.com/pool")),
+        ),
+        ("issuer array", f.token_with("iss", json!([issuer.clone()]))),
+        (
+            "issuer array with evil first",
+            f.token_with("iss", json!(["https://evil.example", issuer.clone()])),
         ),
         (
-            "id token",
-            format!(
-                "Bearer {}",
-                f.key
-                    .sign(&id_claims(&f.state.verifier.config().issuer, CLIENT))
-            ),
+            "client id array",
+            f.token_with("client_id", json!([CLIENT])),
         ),
-        (
-            "oversized",
-            format!("Bearer {}", "a".repeat(cognito_jwt::MAX_TOKEN_BYTES + 1)),
-        ),
+        ("token_use null", f.token_with("token_use", Value::Null)),
+        ("id token", f.key.sign(&id_claims(&issuer, CLIENT))),
+        ("oversized", "a".repeat(cognito_jwt::MAX_TOKEN_BYTES + 1)),
     ]
+}
+
+/// Authorization values that must be denied, whatever the payload format.
+fn bad_authorizations(f: &Fixture) -> Vec<(&'static str, String)> {
+    let valid = f.token();
+    let mut cases = vec![
+        ("bearer missing", valid.clone()),
+        ("bearer doubled", format!("Bearer Bearer {valid}")),
+        ("basic scheme", "Basic YWxpY2U6c2VjcmV0".to_owned()),
+        ("empty", String::new()),
+        ("bearer without token", "Bearer ".to_owned()),
+    ];
+    cases.extend(
+        bad_tokens(f)
+            .into_iter()
+            .map(|(name, token)| (name, format!("Bearer {token}"))),
+    );
+    cases
 }
 
 #[tokio::test]
 async fn rest_token_deny_paths_are_unauthorized() {
-    let f = fixture().await;
+    let f = bearer_fixture().await;
     for (name, authorization) in bad_authorizations(&f) {
         match f.run(token_event(&authorization)).await {
             Err(AuthorizerError::Unauthorized) => {}
@@ -318,7 +370,7 @@ async fn rest_token_deny_paths_are_unauthorized() {
 
 #[tokio::test]
 async fn rest_request_deny_paths_are_unauthorized() {
-    let f = fixture().await;
+    let f = bearer_fixture().await;
     for (name, authorization) in bad_authorizations(&f) {
         let event = request_event(json!({"Authorization": authorization}));
         match f.run(event).await {
@@ -331,7 +383,7 @@ async fn rest_request_deny_paths_are_unauthorized() {
 
 #[tokio::test]
 async fn http_api_deny_paths_are_not_authorized() {
-    let f = fixture().await;
+    let f = bearer_fixture().await;
     for (name, authorization) in bad_authorizations(&f) {
         let event = http_event(json!({"authorization": authorization}), json!([]));
         let response = f
@@ -341,6 +393,220 @@ async fn http_api_deny_paths_are_not_authorized() {
         assert_eq!(response, json!({"isAuthorized": false}), "{name}");
     }
     assert_http_denied(f.run(http_event(json!({}), json!(["other=1"]))).await);
+}
+
+#[tokio::test]
+async fn the_same_bad_tokens_in_the_cookie_are_denied_too() {
+    let f = fixture().await;
+    for (name, token) in bad_tokens(&f) {
+        let cookie = format!("access_token={token}");
+        match f
+            .run(request_event(json!({"Cookie": cookie.clone()})))
+            .await
+        {
+            Err(AuthorizerError::Unauthorized) => {}
+            other => panic!("{name}: expected Unauthorized, got {other:?}"),
+        }
+        assert_http_denied(f.run(http_event(json!({}), json!([cookie]))).await);
+    }
+}
+
+/// What the handler answered, comparable across events: the allow
+/// response, or the denial.
+async fn outcome(f: &Fixture, event: Value) -> Value {
+    match f.run(event).await {
+        Ok(response) => response,
+        Err(err) => json!({"error": err.to_string()}),
+    }
+}
+
+#[tokio::test]
+async fn one_cookie_with_different_bearers_always_gets_the_cookies_identity() {
+    let f = fixture().await;
+    let cookie = format!("access_token={}", f.token());
+    let bearers = [
+        None,
+        Some(format!("Bearer {}", f.other_users_token())),
+        Some("Bearer garbage".to_owned()),
+    ];
+    let mut rest = Vec::new();
+    let mut http = Vec::new();
+    for bearer in &bearers {
+        let mut headers = json!({"Cookie": cookie});
+        if let Some(bearer) = bearer {
+            headers["Authorization"] = json!(bearer);
+        }
+        rest.push(outcome(&f, request_event(headers)).await);
+        let v2_headers = match bearer {
+            Some(bearer) => json!({"authorization": bearer}),
+            None => json!({}),
+        };
+        http.push(outcome(&f, http_event(v2_headers, json!([cookie]))).await);
+    }
+    for answer in &rest {
+        assert_eq!(answer, &rest[0]);
+        assert_eq!(
+            answer["principalId"],
+            "11111111-2222-3333-4444-555555555555"
+        );
+        assert_eq!(answer["context"]["username"], "alice");
+    }
+    for answer in &http {
+        assert_eq!(answer, &http[0]);
+        assert_eq!(answer["context"]["username"], "alice");
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_cookie_is_denied_even_next_to_a_valid_bearer() {
+    let f = fixture().await;
+    let bearer = format!("Bearer {}", f.other_users_token());
+    for cookie in ["access_token=garbage", "theme=dark"] {
+        let headers = json!({"Cookie": cookie, "Authorization": bearer});
+        assert_unauthorized(f.run(request_event(headers)).await);
+        assert_http_denied(
+            f.run(http_event(
+                json!({"authorization": bearer}),
+                json!([cookie]),
+            ))
+            .await,
+        );
+        let token = json!({"type": "TOKEN", "authorizationToken": bearer, "methodArn": METHOD_ARN});
+        assert_unauthorized(f.run(token).await);
+    }
+}
+
+#[tokio::test]
+async fn one_bearer_with_different_cookies_always_gets_the_bearers_identity() {
+    let f = bearer_fixture().await;
+    let bearer = format!("Bearer {}", f.token());
+    let mut answers = Vec::new();
+    for cookie in [
+        None,
+        Some(format!("access_token={}", f.other_users_token())),
+        Some("access_token=garbage".to_owned()),
+    ] {
+        let mut headers = json!({"Authorization": bearer});
+        if let Some(cookie) = &cookie {
+            headers["Cookie"] = json!(cookie);
+        }
+        answers.push(outcome(&f, request_event(headers)).await);
+    }
+    for answer in &answers {
+        assert_eq!(answer, &answers[0]);
+        assert_eq!(answer["context"]["username"], "alice");
+    }
+    // And an invalid bearer is not rescued by a valid cookie.
+    let headers =
+        json!({"Authorization": "Bearer garbage", "Cookie": format!("access_token={}", f.token())});
+    assert_unauthorized(f.run(request_event(headers)).await);
+}
+
+/// API Gateway caches the answer on the identity source's value alone
+/// (Terraform derives `identity_source` from the same `CREDENTIAL_SOURCE`):
+/// so for one value, every other part of the request must not matter.
+#[tokio::test]
+async fn the_answer_depends_on_the_identity_source_value_alone() {
+    for source in ["cookie", "authorization"] {
+        let f = fixture_with(&[("CREDENTIAL_SOURCE", source)]).await;
+        let tokens = [
+            f.token(),
+            f.other_users_token(),
+            "garbage".to_owned(),
+            f.token_with("exp", json!(now() - 3600)),
+        ];
+        let identity_values: Vec<Option<String>> = tokens
+            .iter()
+            .map(|token| {
+                Some(match source {
+                    "cookie" => format!("theme=dark; access_token={token}"),
+                    _ => format!("Bearer {token}"),
+                })
+            })
+            .chain([None])
+            .collect();
+        // The other credential: absent, valid for another user, valid for
+        // the same user, garbage.
+        let others = [
+            None,
+            Some(f.other_users_token()),
+            Some(f.token()),
+            Some("garbage".to_owned()),
+        ];
+        for identity in &identity_values {
+            let mut seen: Option<Value> = None;
+            for other in &others {
+                for (route, extra_header) in [("GET/users/me", "a"), ("DELETE/users/u-1", "b")] {
+                    let mut headers = json!({"User-Agent": extra_header, "X-Other": extra_header});
+                    let (own, other_name) = match source {
+                        "cookie" => ("Cookie", "Authorization"),
+                        _ => ("Authorization", "Cookie"),
+                    };
+                    if let Some(identity) = identity {
+                        headers[own] = json!(identity);
+                    }
+                    if let Some(other) = other {
+                        headers[other_name] = json!(match source {
+                            "cookie" => format!("Bearer {other}"),
+                            _ => format!("access_token={other}"),
+                        });
+                    }
+                    let mut event = request_event(headers);
+                    event["methodArn"] = json!(format!(
+                        "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/{route}"
+                    ));
+                    event["queryStringParameters"] = json!({"q": extra_header});
+                    let answer = outcome(&f, event).await;
+                    match &seen {
+                        None => seen = Some(answer),
+                        Some(first) => assert_eq!(
+                            &answer, first,
+                            "CREDENTIAL_SOURCE={source}: the answer changed with the {other_name} \
+                             header or another part of the request"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn nothing_secret_is_logged_at_trace_on_any_allow_or_deny_path() {
+    let logs = lambda_logging::capture_global("trace");
+    let mut secrets = Vec::new();
+    for source in ["cookie", "authorization"] {
+        let f = fixture_with(&[("CREDENTIAL_SOURCE", source)]).await;
+        let mut tokens: Vec<String> = bad_tokens(&f).into_iter().map(|(_, t)| t).collect();
+        tokens.push(f.token());
+        tokens.push(f.other_users_token());
+        for token in &tokens {
+            let cookie = format!("access_token={token}");
+            let bearer = format!("Bearer {token}");
+            f.run(request_event(
+                json!({"Cookie": cookie, "Authorization": bearer}),
+            ))
+            .await
+            .ok();
+            f.run(http_event(
+                json!({"authorization": bearer}),
+                json!([cookie]),
+            ))
+            .await
+            .ok();
+            f.run(json!({"type": "TOKEN", "authorizationToken": bearer, "methodArn": METHOD_ARN}))
+                .await
+                .ok();
+            // Each part of a JWT is a secret of its own (the payload names
+            // the user, the signature proves the token).
+            secrets.extend(token.split('.').filter(|p| p.len() >= 8).map(str::to_owned));
+        }
+    }
+    assert!(
+        logs.contents().contains("request denied"),
+        "the capture works"
+    );
+    logs.assert_holds_none(&secrets);
 }
 
 #[tokio::test]
@@ -354,7 +620,7 @@ async fn token_event_without_authorization_token_is_unauthorized() {
 
 #[tokio::test]
 async fn valid_token_with_a_malformed_method_arn_is_unauthorized() {
-    let f = fixture().await;
+    let f = bearer_fixture().await;
     let event = json!({
         "type": "TOKEN",
         "authorizationToken": format!("Bearer {}", f.token()),
@@ -383,7 +649,11 @@ async fn unknown_event_shapes_are_unauthorized() {
 
 #[tokio::test]
 async fn configured_payload_format_refuses_the_other_formats() {
-    let f = fixture_with(&[("AUTHORIZER_PAYLOAD", "token")]).await;
+    let f = fixture_with(&[
+        ("AUTHORIZER_PAYLOAD", "token"),
+        ("CREDENTIAL_SOURCE", "authorization"),
+    ])
+    .await;
     let bearer = format!("Bearer {}", f.token());
     assert!(f.run(token_event(&bearer)).await.is_ok());
     assert_unauthorized(
@@ -409,6 +679,7 @@ async fn jwks_down_at_cold_start_denies() {
         ("AWS_REGION", "eu-west-1"),
         ("APP_CLIENT_IDS", CLIENT),
         ("JWKS_URL", jwks_url.as_str()),
+        ("CREDENTIAL_SOURCE", "authorization"),
     ];
     let state = State::new(Config::from_env(env.as_slice()).unwrap()).unwrap();
     let token = TestKey::primary().sign(&access_claims(&state.verifier.config().issuer, CLIENT));
@@ -428,7 +699,7 @@ fn unauthorized_is_reported_to_lambda_with_the_exact_message_api_gateway_expects
 
 #[tokio::test]
 async fn deny_reason_is_logged_at_info_without_the_token() {
-    let f = fixture().await;
+    let f = bearer_fixture().await;
     let expired = f.token_with("exp", json!(now() - 3600));
     let logs = lambda_logging::CapturedLogs::default();
     let subscriber = lambda_logging::json_subscriber(
@@ -439,7 +710,7 @@ async fn deny_reason_is_logged_at_info_without_the_token() {
     assert_unauthorized(f.run(token_event(&format!("Bearer {expired}"))).await);
     assert_unauthorized(
         f.run(request_event(
-            json!({"Cookie": format!("access_token={expired}x")}),
+            json!({"Authorization": format!("Bearer {expired}x")}),
         ))
         .await,
     );

@@ -17,22 +17,55 @@ pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// While no key is cached, a failed fetch is retried after this long, then
+/// twice as long after each further failure, up to [`EMPTY_CACHE_MAX_BACKOFF`]:
+/// an outage at cold start must not deny valid tokens for a whole refetch
+/// interval, yet a denied flood must not turn into a fetch per request.
+pub const EMPTY_CACHE_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between fetches while no key is cached.
+pub const EMPTY_CACHE_MAX_BACKOFF: Duration = Duration::from_secs(8);
+
 type KeyMap = HashMap<String, Arc<DecodingKey>>;
 
 /// A JWKS fetched lazily and reused.
 ///
-/// A `kid` missing from the cache triggers a refetch, at most one per
-/// `refetch_interval` (counted from the previous fetch attempt, successful
-/// or not): Cognito rotates keys rarely, while forged kids are free to
-/// make up. A failed or unusable refetch keeps the keys already cached.
+/// With keys cached, a `kid` missing from the cache triggers a refetch, at
+/// most one per `refetch_interval` (counted from the previous fetch
+/// attempt, successful or not): Cognito rotates keys rarely, while forged
+/// kids are free to make up. A failed or unusable refetch keeps the keys
+/// already cached. With no key cached (an outage at cold start), fetches
+/// are retried after a short backoff instead ([`EMPTY_CACHE_BACKOFF`]
+/// doubling to [`EMPTY_CACHE_MAX_BACKOFF`], never beyond the interval).
 pub struct JwksCache {
     url: String,
     client: reqwest::Client,
     refetch_interval: Duration,
     keys: RwLock<Arc<KeyMap>>,
-    /// When the last fetch started; held across the fetch so that
-    /// concurrent misses wait for one fetch instead of starting their own.
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// The last fetch attempt; held across the fetch so that concurrent
+    /// misses wait for one fetch instead of starting their own.
+    last_fetch: tokio::sync::Mutex<FetchState>,
+}
+
+/// When the last fetch started, and how many fetches in a row failed while
+/// no key was cached.
+#[derive(Debug, Default)]
+struct FetchState {
+    started: Option<Instant>,
+    failures_while_empty: u32,
+}
+
+impl FetchState {
+    /// How long after the last attempt the next one may start.
+    fn wait(&self, interval: Duration, empty: bool) -> Duration {
+        if !empty {
+            return interval;
+        }
+        let doublings = self.failures_while_empty.saturating_sub(1).min(16);
+        EMPTY_CACHE_BACKOFF
+            .saturating_mul(1 << doublings)
+            .min(EMPTY_CACHE_MAX_BACKOFF)
+            .min(interval)
+    }
 }
 
 impl std::fmt::Debug for JwksCache {
@@ -69,7 +102,7 @@ impl JwksCache {
             client,
             refetch_interval,
             keys: RwLock::new(Arc::new(HashMap::new())),
-            last_fetch: tokio::sync::Mutex::new(None),
+            last_fetch: tokio::sync::Mutex::new(FetchState::default()),
         }
     }
 
@@ -93,7 +126,10 @@ impl JwksCache {
         let mut last_fetch = self.last_fetch.lock().await;
         let started = Instant::now();
         let keys = self.fetch().await?;
-        *last_fetch = Some(started);
+        *last_fetch = FetchState {
+            started: Some(started),
+            failures_while_empty: 0,
+        };
         let count = keys.len();
         self.replace(keys);
         Ok(count)
@@ -110,19 +146,34 @@ impl JwksCache {
         if let Some(key) = self.lookup(kid) {
             return Ok(key);
         }
-        let rate_limited = last_fetch.is_some_and(|at| at.elapsed() < self.refetch_interval);
-        if rate_limited {
-            return Err(self.missing(kid, "refetch rate limited"));
+        let empty = self.snapshot().is_empty();
+        let wait = last_fetch.wait(self.refetch_interval, empty);
+        if last_fetch.started.is_some_and(|at| at.elapsed() < wait) {
+            let why = if empty {
+                "retrying after a short backoff"
+            } else {
+                "refetch rate limited"
+            };
+            return Err(self.missing(kid, why));
         }
-        *last_fetch = Some(Instant::now());
+        last_fetch.started = Some(Instant::now());
         match self.fetch().await {
             Ok(keys) => {
                 tracing::info!(url = %self.url, keys = keys.len(), "JWKS fetched");
+                last_fetch.failures_while_empty = 0;
                 self.replace(keys);
             }
             Err(err) => {
                 if self.snapshot().is_empty() {
-                    tracing::error!(url = %self.url, error = %err, "JWKS fetch failed and no keys are cached: every token is denied");
+                    last_fetch.failures_while_empty =
+                        last_fetch.failures_while_empty.saturating_add(1);
+                    let retry_in = last_fetch.wait(self.refetch_interval, true);
+                    tracing::error!(
+                        url = %self.url,
+                        error = %err,
+                        retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+                        "JWKS fetch failed and no keys are cached: tokens are denied until a fetch succeeds"
+                    );
                     return Err(Error::NoKeys(err.to_string()));
                 }
                 tracing::warn!(url = %self.url, error = %err, "JWKS refetch failed; keeping the cached keys");
@@ -136,7 +187,8 @@ impl JwksCache {
         if self.snapshot().is_empty() {
             Error::NoKeys(format!("no JWKS cached ({why})"))
         } else {
-            Error::UnknownKid(kid.to_owned())
+            // The kid is attacker-chosen and may be kilobytes long.
+            Error::UnknownKid(lambda_logging::excerpt(kid, crate::verify::EXCERPT_CHARS))
         }
     }
 
@@ -250,6 +302,31 @@ mod tests {
         let mut kids: Vec<_> = keys.keys().cloned().collect();
         kids.sort();
         assert_eq!(kids, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn the_empty_cache_backoff_doubles_up_to_its_cap_and_never_beyond_the_interval() {
+        let interval = Duration::from_secs(60);
+        let wait = |failures| {
+            FetchState {
+                started: None,
+                failures_while_empty: failures,
+            }
+            .wait(interval, true)
+        };
+        let secs: Vec<u64> = (0..7).map(|n| wait(n).as_secs()).collect();
+        assert_eq!(secs, [1, 1, 2, 4, 8, 8, 8]);
+        assert_eq!(wait(u32::MAX), EMPTY_CACHE_MAX_BACKOFF);
+        let state = FetchState {
+            started: None,
+            failures_while_empty: 3,
+        };
+        assert_eq!(
+            state.wait(Duration::from_secs(2), true),
+            Duration::from_secs(2)
+        );
+        // With keys cached, the interval is the rate limit for unknown kids.
+        assert_eq!(state.wait(interval, false), interval);
     }
 
     #[test]

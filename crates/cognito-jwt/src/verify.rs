@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::{Error, JwksCache, TokenUse, VerifierConfig};
 
@@ -23,6 +24,9 @@ pub struct Claims {
     pub username: String,
     /// `email`, present in ID tokens only.
     pub email: Option<String>,
+    /// `name`, else `given_name family_name`, present in ID tokens only;
+    /// as the identity provider sent it (callers apply their own rules).
+    pub name: Option<String>,
     /// `cognito:groups`, empty when the user is in none.
     pub groups: Vec<String>,
     /// OAuth scopes (`scope`, space-separated in access tokens).
@@ -49,25 +53,6 @@ struct Header {
     kid: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct RawClaims {
-    // Optional here so that a missing claim is reported by name (by
-    // jsonwebtoken's required-claims check) instead of as a parse error.
-    sub: Option<String>,
-    iat: Option<u64>,
-    exp: Option<u64>,
-    token_use: Option<String>,
-    client_id: Option<String>,
-    aud: Option<String>,
-    username: Option<String>,
-    #[serde(rename = "cognito:username")]
-    cognito_username: Option<String>,
-    email: Option<String>,
-    #[serde(rename = "cognito:groups", default)]
-    groups: Vec<String>,
-    scope: Option<String>,
-}
-
 impl Verifier {
     /// A verifier with an empty key cache; keys are fetched on first use
     /// or by [`Verifier::prefetch`].
@@ -90,10 +75,12 @@ impl Verifier {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         // Cognito access tokens carry no `aud`; the app client is checked
-        // below for both kinds of token.
+        // below for both kinds of token. `iss` too is compared here, not by
+        // jsonwebtoken, which accepts an array overlapping the expected
+        // issuer (and ignores an `iss` it cannot parse).
         validation.validate_aud = false;
-        validation.set_issuer(&[config.issuer.as_str()]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.iss = None;
+        validation.set_required_spec_claims(&["exp"]);
         Self {
             config,
             jwks,
@@ -136,7 +123,12 @@ impl Verifier {
         // and keeps forged headers from triggering JWKS fetches.
         match header.alg.as_deref() {
             Some("RS256") => {}
-            Some(other) => return Err(Error::AlgorithmNotAllowed(other.to_owned())),
+            Some(other) => {
+                return Err(Error::AlgorithmNotAllowed(lambda_logging::excerpt(
+                    other,
+                    EXCERPT_CHARS,
+                )));
+            }
             None => return Err(Error::AlgorithmNotAllowed(String::new())),
         }
         if empty_part {
@@ -144,62 +136,127 @@ impl Verifier {
         }
         let kid = header.kid.ok_or(Error::MissingKid)?;
         let key = self.jwks.key(&kid).await?;
-        let data = jsonwebtoken::decode::<RawClaims>(token, &key, &self.validation)
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &self.validation)
             .map_err(map_jwt_error)?;
-        self.check_claims(data.claims, now_secs())
+        self.check_claims(&RawClaims(data.claims), now_secs())
     }
 
-    fn check_claims(&self, raw: RawClaims, now: u64) -> Result<Claims, Error> {
+    /// Every claim is read with its exact JSON type: a string claim given
+    /// as an array, a number or `null` is refused, never coerced.
+    fn check_claims(&self, raw: &RawClaims, now: u64) -> Result<Claims, Error> {
         let leeway = self.config.leeway.as_secs();
         let sub = raw
-            .sub
+            .string("sub")?
+            .filter(|sub| !sub.is_empty())
             .ok_or_else(|| Error::InvalidClaim("sub".to_owned()))?;
+        let iss = raw
+            .string("iss")?
+            .ok_or_else(|| Error::InvalidClaim("iss".to_owned()))?;
+        if iss != self.config.issuer {
+            return Err(Error::WrongIssuer);
+        }
         let exp = raw
-            .exp
+            .number("exp")?
             .ok_or_else(|| Error::InvalidClaim("exp".to_owned()))?;
         let iat = raw
-            .iat
+            .number("iat")?
             .ok_or_else(|| Error::InvalidClaim("iat".to_owned()))?;
         if iat > now.saturating_add(leeway) {
             return Err(Error::IssuedInFuture);
         }
         let expected = self.config.token_use;
-        if raw.token_use.as_deref() != Some(expected.as_str()) {
-            return Err(Error::WrongTokenUse {
-                found: raw.token_use.unwrap_or_default(),
-                expected: expected.as_str(),
-            });
+        match raw.string("token_use")? {
+            Some(found) if found == expected.as_str() => {}
+            found => {
+                return Err(Error::WrongTokenUse {
+                    found: lambda_logging::excerpt(found.unwrap_or_default(), EXCERPT_CHARS),
+                    expected: expected.as_str(),
+                });
+            }
         }
-        let client_id = match expected {
-            TokenUse::Access => raw.client_id,
-            TokenUse::Id => raw.aud,
-        }
-        .ok_or(Error::WrongClient)?;
-        if !self.config.client_ids.contains(&client_id) {
+        let (client_claim, username_claim) = match expected {
+            TokenUse::Access => ("client_id", "username"),
+            TokenUse::Id => ("aud", "cognito:username"),
+        };
+        let client_id = raw.string(client_claim)?.ok_or(Error::WrongClient)?;
+        if !self.config.client_ids.iter().any(|id| id == client_id) {
             return Err(Error::WrongClient);
         }
-        let username = match expected {
-            TokenUse::Access => raw.username,
-            TokenUse::Id => raw.cognito_username,
-        }
-        .unwrap_or_else(|| sub.clone());
+        let username = raw.string(username_claim)?.unwrap_or(sub);
         let scopes = raw
-            .scope
-            .as_deref()
+            .string("scope")?
             .unwrap_or_default()
             .split_whitespace()
             .map(str::to_owned)
             .collect();
+        let name = match raw.string("name")? {
+            Some(name) => Some(name.to_owned()),
+            None => {
+                let parts: Vec<&str> = [raw.string("given_name")?, raw.string("family_name")?]
+                    .into_iter()
+                    .flatten()
+                    .map(str::trim)
+                    .filter(|part| !part.is_empty())
+                    .collect();
+                (!parts.is_empty()).then(|| parts.join(" "))
+            }
+        };
         Ok(Claims {
-            sub,
-            username,
-            email: raw.email,
-            groups: raw.groups,
+            sub: sub.to_owned(),
+            username: username.to_owned(),
+            email: raw.string("email")?.map(str::to_owned),
+            name,
+            groups: raw.strings("cognito:groups")?,
             scopes,
             token_use: expected,
-            client_id,
+            client_id: client_id.to_owned(),
             expires_at: exp,
         })
+    }
+}
+
+/// How much of an attacker-chosen header or claim value an error keeps.
+pub(crate) const EXCERPT_CHARS: usize = 32;
+
+/// The verified payload, read claim by claim with strict types.
+struct RawClaims(Map<String, Value>);
+
+impl RawClaims {
+    /// A string claim: `None` when absent; any other JSON type (`null`
+    /// included) is an invalid claim.
+    fn string(&self, name: &str) -> Result<Option<&str>, Error> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value)),
+            Some(_) => Err(Error::InvalidClaim(name.to_owned())),
+        }
+    }
+
+    /// A non-negative integer claim (a NumericDate).
+    fn number(&self, name: &str) -> Result<Option<u64>, Error> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(Value::Number(value)) => value
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| Error::InvalidClaim(name.to_owned())),
+            Some(_) => Err(Error::InvalidClaim(name.to_owned())),
+        }
+    }
+
+    /// An array-of-strings claim; empty when absent.
+    fn strings(&self, name: &str) -> Result<Vec<String>, Error> {
+        match self.0.get(name) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(value) => Ok(value.clone()),
+                    _ => Err(Error::InvalidClaim(name.to_owned())),
+                })
+                .collect(),
+            Some(_) => Err(Error::InvalidClaim(name.to_owned())),
+        }
     }
 }
 
@@ -245,13 +302,16 @@ fn map_jwt_error(err: jsonwebtoken::errors::Error) -> Error {
             Error::Malformed("undecodable part")
         }
         ErrorKind::Json(_) => Error::Malformed("claims are missing or of the wrong type"),
-        _ => Error::Rejected(err.to_string()),
+        _ => Error::Rejected(lambda_logging::excerpt(&err.to_string(), 2 * EXCERPT_CHARS)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool1";
 
     fn verifier(token_use: TokenUse) -> Verifier {
         let mut config =
@@ -260,27 +320,35 @@ mod tests {
         Verifier::new(config).unwrap()
     }
 
-    fn raw(token_use: &str) -> RawClaims {
-        RawClaims {
-            sub: Some("sub-1".into()),
-            iat: Some(1_000),
-            exp: Some(5_000),
-            token_use: Some(token_use.into()),
-            client_id: Some("client1".into()),
-            aud: Some("client1".into()),
-            username: Some("alice".into()),
-            cognito_username: Some("alice-id".into()),
-            email: Some("alice@example.com".into()),
-            groups: vec!["admin".into(), "staff".into()],
-            scope: Some("openid  profile".into()),
-        }
+    fn raw(token_use: &str) -> Value {
+        json!({
+            "sub": "sub-1",
+            "iss": ISSUER,
+            "iat": 1_000,
+            "exp": 5_000,
+            "token_use": token_use,
+            "client_id": "client1",
+            "aud": "client1",
+            "username": "alice",
+            "cognito:username": "alice-id",
+            "email": "alice@example.com",
+            "given_name": "Alice",
+            "family_name": "Liddell",
+            "cognito:groups": ["admin", "staff"],
+            "scope": "openid  profile",
+        })
+    }
+
+    fn check(token_use: TokenUse, claims: Value, now: u64) -> Result<Claims, Error> {
+        let Value::Object(map) = claims else {
+            panic!("claims must be an object")
+        };
+        verifier(token_use).check_claims(&RawClaims(map), now)
     }
 
     #[test]
     fn access_claims_carry_username_scopes_and_groups() {
-        let claims = verifier(TokenUse::Access)
-            .check_claims(raw("access"), 1_000)
-            .unwrap();
+        let claims = check(TokenUse::Access, raw("access"), 1_000).unwrap();
         assert_eq!(claims.username, "alice");
         assert_eq!(claims.scopes, vec!["openid", "profile"]);
         assert_eq!(claims.groups, vec!["admin", "staff"]);
@@ -291,19 +359,29 @@ mod tests {
     #[test]
     fn id_claims_take_the_client_from_aud_and_the_cognito_username() {
         let mut claims = raw("id");
-        claims.client_id = None;
-        let claims = verifier(TokenUse::Id).check_claims(claims, 1_000).unwrap();
+        claims.as_object_mut().unwrap().remove("client_id");
+        let claims = check(TokenUse::Id, claims, 1_000).unwrap();
         assert_eq!(claims.username, "alice-id");
         assert_eq!(claims.client_id, "client1");
         assert_eq!(claims.email.as_deref(), Some("alice@example.com"));
+        assert_eq!(claims.name.as_deref(), Some("Alice Liddell"));
+    }
+
+    #[test]
+    fn name_wins_over_given_and_family_name() {
+        let mut claims = raw("id");
+        claims["name"] = json!("Ada");
+        assert_eq!(
+            check(TokenUse::Id, claims, 1_000).unwrap().name.as_deref(),
+            Some("Ada")
+        );
     }
 
     #[test]
     fn iat_within_the_leeway_is_accepted_and_beyond_it_refused() {
-        let v = verifier(TokenUse::Access);
-        assert!(v.check_claims(raw("access"), 1_000 - 10).is_ok());
+        assert!(check(TokenUse::Access, raw("access"), 1_000 - 10).is_ok());
         assert!(matches!(
-            v.check_claims(raw("access"), 1_000 - 11),
+            check(TokenUse::Access, raw("access"), 1_000 - 11),
             Err(Error::IssuedInFuture)
         ));
     }
@@ -311,9 +389,9 @@ mod tests {
     #[test]
     fn missing_iat_is_refused() {
         let mut claims = raw("access");
-        claims.iat = None;
+        claims.as_object_mut().unwrap().remove("iat");
         assert!(matches!(
-            verifier(TokenUse::Access).check_claims(claims, 1_000),
+            check(TokenUse::Access, claims, 1_000),
             Err(Error::InvalidClaim(_))
         ));
     }
@@ -321,9 +399,9 @@ mod tests {
     #[test]
     fn access_token_without_client_id_is_refused_even_with_a_matching_aud() {
         let mut claims = raw("access");
-        claims.client_id = None;
+        claims.as_object_mut().unwrap().remove("client_id");
         assert!(matches!(
-            verifier(TokenUse::Access).check_claims(claims, 1_000),
+            check(TokenUse::Access, claims, 1_000),
             Err(Error::WrongClient)
         ));
     }
@@ -331,11 +409,49 @@ mod tests {
     #[test]
     fn missing_token_use_is_refused() {
         let mut claims = raw("access");
-        claims.token_use = None;
+        claims.as_object_mut().unwrap().remove("token_use");
         assert!(matches!(
-            verifier(TokenUse::Access).check_claims(claims, 1_000),
+            check(TokenUse::Access, claims, 1_000),
             Err(Error::WrongTokenUse { .. })
         ));
+    }
+
+    #[test]
+    fn every_claim_must_have_its_exact_json_type() {
+        let cases: [(TokenUse, &str, Value); 14] = [
+            (TokenUse::Access, "iss", json!([ISSUER])),
+            (
+                TokenUse::Access,
+                "iss",
+                json!(["https://evil.example", ISSUER]),
+            ),
+            (TokenUse::Access, "iss", Value::Null),
+            (TokenUse::Access, "iss", json!(7)),
+            (TokenUse::Access, "client_id", json!(["client1"])),
+            (TokenUse::Access, "client_id", json!(1)),
+            (TokenUse::Access, "client_id", Value::Null),
+            (TokenUse::Access, "token_use", json!(["access"])),
+            (TokenUse::Access, "token_use", Value::Null),
+            (TokenUse::Id, "aud", json!(["client1"])),
+            (TokenUse::Id, "aud", json!(["client1", "other"])),
+            (TokenUse::Id, "aud", Value::Null),
+            (TokenUse::Access, "cognito:groups", json!("admin")),
+            (TokenUse::Access, "sub", json!(42)),
+        ];
+        for (token_use, claim, value) in cases {
+            let mut claims = raw(token_use.as_str());
+            claims[claim] = value.clone();
+            let result = check(token_use, claims, 1_000);
+            assert!(result.is_err(), "{claim} = {value} was accepted");
+        }
+    }
+
+    #[test]
+    fn long_attacker_strings_are_cut_in_errors() {
+        let mut claims = raw("access");
+        claims["token_use"] = json!("x".repeat(8000));
+        let err = check(TokenUse::Access, claims, 1_000).unwrap_err();
+        assert!(err.to_string().len() < 200, "{err}");
     }
 
     #[test]

@@ -92,7 +92,7 @@ async fn oversized_jwks_is_refused() {
 }
 
 #[tokio::test]
-async fn cold_start_failure_does_not_retry_until_the_interval_passes() {
+async fn a_flood_during_a_cold_start_outage_makes_one_fetch_per_backoff() {
     let server = MockServer::start().await;
     serve(&server, ResponseTemplate::new(500)).await;
     let v = verifier(&server.uri(), Duration::from_secs(3600));
@@ -102,6 +102,42 @@ async fn cold_start_failure_does_not_retry_until_the_interval_passes() {
             v.verify(&token(&v, &key)).await,
             Err(Error::NoKeys(_))
         ));
+    }
+    // Ten requests well inside the first second of backoff: one fetch.
+    assert_eq!(requests(&server).await, 1);
+}
+
+#[tokio::test]
+async fn valid_tokens_are_accepted_seconds_after_a_cold_start_outage_ends() {
+    let server = MockServer::start().await;
+    serve(&server, ResponseTemplate::new(503)).await;
+    // The rate limit for unknown kids stays long: the outage must not be
+    // waited out for a whole interval.
+    let v = verifier(&server.uri(), Duration::from_secs(60));
+    let key = TestKey::primary();
+    assert!(matches!(
+        v.verify(&token(&v, &key)).await,
+        Err(Error::NoKeys(_))
+    ));
+    serve(
+        &server,
+        ResponseTemplate::new(200).set_body_json(jwks(&[&key])),
+    )
+    .await;
+    // Within the backoff: still denied, without a fetch.
+    assert!(matches!(
+        v.verify(&token(&v, &key)).await,
+        Err(Error::NoKeys(_))
+    ));
+    assert_eq!(requests(&server).await, 0, "no fetch within the backoff");
+    tokio::time::sleep(cognito_jwt::EMPTY_CACHE_BACKOFF + Duration::from_millis(200)).await;
+    v.verify(&token(&v, &key)).await.unwrap();
+    assert_eq!(requests(&server).await, 1);
+
+    // With keys cached, unknown kids are rate limited by the interval again.
+    for i in 0..5 {
+        let forged = token_with_kid(&v, &key, &format!("forged-{i}"));
+        assert!(matches!(v.verify(&forged).await, Err(Error::UnknownKid(_))));
     }
     assert_eq!(requests(&server).await, 1);
 }

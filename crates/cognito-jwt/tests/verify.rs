@@ -311,6 +311,60 @@ fn attack_table(f: &Fixture) -> Vec<Attack> {
             expected: |e| matches!(e, Error::WrongIssuer),
         },
         Attack {
+            name: "issuer as an array holding only ours",
+            token: f.sign(&with(f.claims(), "iss", json!([f.issuer]))),
+            expected: |e| matches!(e, Error::InvalidClaim(c) if c == "iss"),
+        },
+        Attack {
+            name: "issuer as an array holding evil and ours",
+            token: f.sign(&with(
+                f.claims(),
+                "iss",
+                json!(["https://evil.example", f.issuer]),
+            )),
+            expected: |e| matches!(e, Error::InvalidClaim(c) if c == "iss"),
+        },
+        Attack {
+            name: "issuer null",
+            token: f.sign(&with(f.claims(), "iss", Value::Null)),
+            expected: |e| matches!(e, Error::InvalidClaim(c) if c == "iss"),
+        },
+        Attack {
+            name: "issuer a number",
+            token: f.sign(&with(f.claims(), "iss", json!(1))),
+            expected: |e| matches!(e, Error::InvalidClaim(c) if c == "iss"),
+        },
+        Attack {
+            name: "client id as an array",
+            token: f.sign(&with(f.claims(), "client_id", json!([CLIENT]))),
+            expected: |e| matches!(e, Error::InvalidClaim(c) if c == "client_id"),
+        },
+        Attack {
+            name: "client id a number",
+            token: f.sign(&with(f.claims(), "client_id", json!(123))),
+            expected: |e| matches!(e, Error::InvalidClaim(c) if c == "client_id"),
+        },
+        Attack {
+            name: "client id null",
+            token: f.sign(&with(f.claims(), "client_id", Value::Null)),
+            expected: |e| matches!(e, Error::InvalidClaim(c) if c == "client_id"),
+        },
+        Attack {
+            name: "token_use as an array",
+            token: f.sign(&with(f.claims(), "token_use", json!(["access"]))),
+            expected: |e| matches!(e, Error::InvalidClaim(c) if c == "token_use"),
+        },
+        Attack {
+            name: "token_use null",
+            token: f.sign(&with(f.claims(), "token_use", Value::Null)),
+            expected: |e| matches!(e, Error::InvalidClaim(c) if c == "token_use"),
+        },
+        Attack {
+            name: "groups as a string",
+            token: f.sign(&with(f.claims(), "cognito:groups", json!("admin"))),
+            expected: |e| matches!(e, Error::InvalidClaim(c) if c == "cognito:groups"),
+        },
+        Attack {
             name: "issuer missing",
             token: f.sign(&without(f.claims(), "iss")),
             expected: |e| matches!(e, Error::InvalidClaim(c) if c == "iss"),
@@ -416,7 +470,7 @@ async fn attack_table_is_denied_for_the_expected_reason() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(attacks.len() >= 35);
+    assert!(attacks.len() >= 45);
 }
 
 #[tokio::test]
@@ -432,6 +486,50 @@ async fn id_token_with_wrong_audience_is_denied() {
         f.verifier.verify(&token).await,
         Err(Error::WrongClient)
     ));
+}
+
+#[tokio::test]
+async fn id_token_with_an_audience_array_or_a_non_string_audience_is_denied() {
+    let f = fixture(TokenUse::Id).await;
+    for aud in [
+        json!([CLIENT]),
+        json!([CLIENT, "attackerclient"]),
+        json!(["attackerclient", CLIENT]),
+        json!(7),
+        Value::Null,
+    ] {
+        let token = f.sign(&with(id_claims(&f.issuer, CLIENT), "aud", aud.clone()));
+        let err = f.verifier.verify(&token).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidClaim(c) if c == "aud"),
+            "aud {aud}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn attacker_chosen_kid_and_alg_are_cut_to_a_short_excerpt_in_errors() {
+    let f = fixture(TokenUse::Access).await;
+    f.verifier.verify(&f.sign(&f.claims())).await.unwrap();
+    let long_kid = format!("kid-{}", "k".repeat(5000));
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(long_kid.clone());
+    let token = f.key.sign_with_header(&header, &f.claims());
+    let err = f.verifier.verify(&token).await.unwrap_err();
+    assert!(matches!(err, Error::UnknownKid(_)), "{err:?}");
+    let text = format!("{err} {err:?}");
+    assert!(text.len() < 200, "{} bytes: {text}", text.len());
+    assert!(text.contains("kid-kkk"), "{text}");
+
+    let long_alg = format!("XS{}", "9".repeat(5000));
+    let token = unsigned_token(
+        &json!({"alg": long_alg, "kid": "test-key-1"}),
+        &f.claims(),
+        b"s",
+    );
+    let err = f.verifier.verify(&token).await.unwrap_err();
+    assert!(matches!(err, Error::AlgorithmNotAllowed(_)), "{err:?}");
+    assert!(format!("{err} {err:?}").len() < 200, "{err}");
 }
 
 #[tokio::test]

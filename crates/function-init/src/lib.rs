@@ -8,6 +8,7 @@
 //! logs, and then returns it for `main` to exit with.
 
 use std::fmt::Display;
+use std::time::{Duration, SystemTime};
 
 use env_config::ProcessEnv;
 use lambda_runtime::Diagnostic;
@@ -45,6 +46,21 @@ pub async fn fail(error_type: &str, err: impl Display) -> InitError {
         Err(_) => tracing::warn!("AWS_LAMBDA_RUNTIME_API is not set; init error not reported"),
     }
     message.into()
+}
+
+/// How long the handler of an invocation may still take: until Lambda's
+/// deadline for it (the function timeout), less `reserve` for answering
+/// before Lambda kills the invocation and API Gateway answers 502 instead
+/// of our response. Zero once the deadline is that close.
+pub fn time_budget(context: &lambda_runtime::Context, reserve: Duration) -> Duration {
+    budget_until(context.deadline(), SystemTime::now(), reserve)
+}
+
+fn budget_until(deadline: SystemTime, now: SystemTime, reserve: Duration) -> Duration {
+    deadline
+        .duration_since(now)
+        .unwrap_or(Duration::ZERO)
+        .saturating_sub(reserve)
 }
 
 /// Posts a diagnostic to `http://{api}/2018-06-01/runtime/init/error`.
@@ -128,6 +144,23 @@ mod tests {
         assert_eq!(
             body["errorMessage"],
             "invalid configuration: CORS_ALLOWED_ORIGINS: is required but not set"
+        );
+    }
+
+    #[test]
+    fn the_budget_is_what_is_left_before_the_deadline_less_the_reserve() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let reserve = Duration::from_millis(500);
+        let budget = |after: Duration| budget_until(now + after, now, reserve);
+        assert_eq!(
+            budget(Duration::from_secs(10)),
+            Duration::from_millis(9_500)
+        );
+        assert_eq!(budget(Duration::from_millis(300)), Duration::ZERO);
+        // A deadline already past (or a clock that jumped) leaves nothing.
+        assert_eq!(
+            budget_until(now, now + Duration::from_secs(1), reserve),
+            Duration::ZERO
         );
     }
 

@@ -89,6 +89,21 @@ pub enum Error {
         /// Captured stdout/stderr of the process.
         log: String,
     },
+    /// A secret of the smoke spec appeared in the function's output at
+    /// TRACE (the line is shown with every secret masked).
+    #[error(
+        "case `{case}`: a {kind} ({excerpt}...) appears in the output at RUST_LOG=trace / AWS_LAMBDA_LOG_LEVEL=TRACE:\n{line}"
+    )]
+    SecretLogged {
+        /// The case whose run printed the line.
+        case: String,
+        /// What kind of secret.
+        kind: String,
+        /// Its first characters.
+        excerpt: String,
+        /// The line, secrets masked.
+        line: String,
+    },
     /// An HTTP exchange made by the emulator failed.
     #[error("HTTP {method} {url}: {message}")]
     Http {

@@ -19,7 +19,9 @@
 //!   runner such as `qemu-aarch64-static`) with the Lambda environment,
 //!   captures its output, kills it on drop;
 //! - [`run_smoke`]: the `smoke.json` runner used by `cargo xtask smoke` and
-//!   the flake (docs/artifacts.md, section 4).
+//!   the flake (docs/artifacts.md, section 4), with its log-secrecy check
+//!   ([`secrecy`]): every function case again at TRACE, the output searched
+//!   for the secrets the cases and the seeded data carry.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), lambda_emulator::Error> {
@@ -41,6 +43,7 @@ mod error;
 pub mod http_client;
 pub mod matcher;
 pub mod process;
+pub mod secrecy;
 pub mod server;
 pub mod smoke;
 pub mod static_files;
@@ -48,6 +51,7 @@ pub mod static_files;
 pub use error::Error;
 pub use matcher::{json_contains, json_subset_mismatch};
 pub use process::{LambdaProcess, LogLine, ProcessSpec, Stream};
+pub use secrecy::{SecrecyReport, SecretKind};
 pub use server::{
     Emulator, EmulatorConfig, ExtensionError, Invocation, InvocationResult, PendingInvocation,
     RegisteredExtension, ReportedError, TelemetryDelivery, TelemetrySubscription,

@@ -49,6 +49,9 @@ fn main() -> ExitCode {
             SmokeProgress::CasePassed(case) => {
                 writeln!(out, "ok   {} ({:.1} ms)", case.name, millis(case.duration))
             }
+            SmokeProgress::SecrecyChecked(report) => {
+                writeln!(out, "secrecy {artifact}: {report}")
+            }
         };
     }));
     match result {

@@ -109,6 +109,9 @@ impl std::fmt::Debug for LambdaProcess {
     }
 }
 
+/// The variables a started process inherits from the emulator's environment.
+pub const INHERITED_VARS: &[&str] = &["PATH", "SSL_CERT_FILE", "SSL_CERT_DIR"];
+
 impl LambdaProcess {
     /// Starts the process with piped stdout/stderr and no stdin.
     pub fn spawn(spec: &ProcessSpec) -> Result<Self, Error> {
@@ -130,8 +133,14 @@ impl LambdaProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        if let Some(path) = std::env::var_os("PATH") {
-            command.env("PATH", path);
+        // Lambda's environment is not ours: only PATH and where the root
+        // certificates are pass through (a Nix build sandbox has no
+        // /etc/ssl; a bootstrap that builds an HTTPS client at init needs
+        // SSL_CERT_FILE there, as it finds /etc/pki on Lambda).
+        for name in INHERITED_VARS {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
         }
         command.envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if let Some(cwd) = &spec.cwd {

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::Error;
 use crate::matcher::{json_contains, json_subset_mismatch};
 use crate::process::{LambdaProcess, ProcessSpec, describe_exit};
+use crate::secrecy::{self, SecrecyReport};
 use crate::server::{Emulator, EmulatorConfig, InvocationResult};
 use crate::static_files::StaticFiles;
 
@@ -69,6 +70,9 @@ pub struct SmokeCase {
     pub name: String,
     /// What it does.
     pub check: CaseCheck,
+    /// Values this case's output must never hold, on top of the ones the
+    /// log-secrecy check finds by itself (see [`crate::secrecy`]).
+    pub secrets: Vec<String>,
 }
 
 /// A parsed and validated smoke.json.
@@ -83,6 +87,8 @@ pub struct SmokeSpec {
     pub files: BTreeMap<String, PathBuf>,
     /// The moto server to start, when the spec has a `moto` key.
     pub moto: Option<MotoSpec>,
+    /// Values no case's output may hold (see [`crate::secrecy`]).
+    pub secrets: Vec<String>,
     /// The cases, in order.
     pub cases: Vec<SmokeCase>,
 }
@@ -122,6 +128,8 @@ struct RawSpec {
     files: BTreeMap<String, String>,
     #[serde(default)]
     moto: Option<RawMoto>,
+    #[serde(default)]
+    secrets: Vec<String>,
     cases: Vec<RawCase>,
 }
 
@@ -134,6 +142,8 @@ struct RawCase {
     expect_error: Option<Value>,
     telemetry: Option<Vec<Value>>,
     expect_log: Option<Value>,
+    #[serde(default)]
+    secrets: Vec<String>,
 }
 
 impl SmokeSpec {
@@ -222,6 +232,7 @@ impl SmokeSpec {
             cases.push(SmokeCase {
                 name: case.name,
                 check,
+                secrets: case.secrets,
             });
         }
         Ok(Self {
@@ -229,6 +240,7 @@ impl SmokeSpec {
             env: raw.env,
             files,
             moto,
+            secrets: raw.secrets,
             cases,
         })
     }
@@ -288,10 +300,14 @@ pub struct SmokeOptions {
     pub timeout: Duration,
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (default 128).
     pub memory_mb: u32,
+    /// Function smoke runs: run every case again at TRACE and search the
+    /// output for secrets ([`crate::secrecy`]); on by default.
+    pub log_secrecy: bool,
 }
 
 impl SmokeOptions {
-    /// Options with the defaults: no runner, 30 s per phase, 128 MB.
+    /// Options with the defaults: no runner, 30 s per phase, 128 MB, the
+    /// log-secrecy check on.
     pub fn new(zip: impl Into<PathBuf>, cases: impl Into<PathBuf>) -> Self {
         Self {
             zip: zip.into(),
@@ -299,6 +315,7 @@ impl SmokeOptions {
             runner: Vec::new(),
             timeout: Duration::from_secs(30),
             memory_mb: 128,
+            log_secrecy: true,
         }
     }
 }
@@ -328,6 +345,8 @@ pub struct SmokeReport {
     pub cases: Vec<CaseReport>,
     /// The process's captured output.
     pub log: String,
+    /// What the log-secrecy check searched (functions, when enabled).
+    pub secrecy: Option<SecrecyReport>,
 }
 
 /// Progress notifications while a smoke test runs.
@@ -340,6 +359,8 @@ pub enum SmokeProgress {
     },
     /// A case passed.
     CasePassed(CaseReport),
+    /// Every case ran again at TRACE and no secret was in the output.
+    SecrecyChecked(SecrecyReport),
 }
 
 /// Unzips `zip` into `dest`, keeping the archive's unix modes (so `bootstrap`
@@ -383,11 +404,65 @@ pub fn unpack_zip(zip: &Path, dest: &Path) -> Result<(), Error> {
 
 /// Runs every case of `options.cases` against the artifact in `options.zip`.
 /// Stops at the first failure; the error carries the process's output.
+///
+/// A function is then started again and runs every case once more at
+/// TRACE, its whole output searched for the secrets of the cases and the
+/// seeded data ([`crate::secrecy`]), unless `options.log_secrecy` is off.
 pub async fn run_smoke(
     options: &SmokeOptions,
     mut progress: impl FnMut(&SmokeProgress),
 ) -> Result<SmokeReport, Error> {
     let spec = SmokeSpec::load(&options.cases)?;
+    let first = run_pass(&spec, options, &[], &mut progress).await?;
+    let secrecy = if spec.kind == SmokeKind::Function && options.log_secrecy {
+        let trace = run_pass(
+            &spec,
+            options,
+            &secrecy::TRACE_ENV,
+            &mut |_: &SmokeProgress| {},
+        )
+        .await
+        .map_err(|error| match error {
+            Error::CaseFailed { case, reason, log } => Error::CaseFailed {
+                case: format!("{case} (at TRACE)"),
+                reason,
+                log,
+            },
+            other => other,
+        })?;
+        let report = search_secrets(&spec, &trace)?;
+        progress(&SmokeProgress::SecrecyChecked(report.clone()));
+        Some(report)
+    } else {
+        None
+    };
+    Ok(SmokeReport {
+        kind: spec.kind,
+        artifact: first.artifact,
+        startup: first.startup,
+        cases: first.cases,
+        log: first.log,
+        secrecy,
+    })
+}
+
+/// One run of every case against a fresh process (and fresh moto).
+struct Pass {
+    artifact: String,
+    startup: Duration,
+    cases: Vec<CaseReport>,
+    /// The sequence number of the first output line of each case.
+    case_starts: Vec<usize>,
+    lines: Vec<crate::LogLine>,
+    log: String,
+}
+
+async fn run_pass(
+    spec: &SmokeSpec,
+    options: &SmokeOptions,
+    extra_env: &[(&str, &str)],
+    progress: &mut impl FnMut(&SmokeProgress),
+) -> Result<Pass, Error> {
     let artifact = options.zip.file_stem().map_or_else(
         || "function".to_owned(),
         |s| s.to_string_lossy().into_owned(),
@@ -402,7 +477,7 @@ pub async fn run_smoke(
         SmokeKind::Extension => extension_program(&options.zip, unpacked.path())?,
     };
 
-    let static_files = start_static_files(&spec).await?;
+    let static_files = start_static_files(spec).await?;
     let moto = match &spec.moto {
         Some(moto) => Some(SmokeMoto::start(moto).await?),
         None => None,
@@ -436,6 +511,12 @@ pub async fn run_smoke(
                 .replace(MOTO_URL_PLACEHOLDER, &moto_url),
         ));
     }
+    // The pass's own settings win over the spec's (a spec cannot turn the
+    // TRACE pass quiet).
+    for (key, value) in extra_env {
+        env.retain(|(k, _)| k != key);
+        env.push(((*key).to_owned(), (*value).to_owned()));
+    }
     let mut process = LambdaProcess::spawn(&ProcessSpec {
         program,
         runner: options.runner.clone(),
@@ -444,22 +525,84 @@ pub async fn run_smoke(
         cwd: Some(unpacked.path().to_owned()),
     })?;
 
+    let mut case_starts = Vec::new();
     let outcome = match spec.kind {
         SmokeKind::Function => {
-            run_function(&spec, options, &emulator, &mut process, &mut progress).await
+            run_function(
+                spec,
+                options,
+                &emulator,
+                &mut process,
+                progress,
+                &mut case_starts,
+            )
+            .await
         }
         SmokeKind::Extension => {
-            run_extension(&spec, options, &emulator, &mut process, &mut progress).await
+            run_extension(spec, options, &emulator, &mut process, progress).await
         }
     };
     process.kill().await;
     let (startup, cases) = outcome?;
-    Ok(SmokeReport {
-        kind: spec.kind,
+    Ok(Pass {
         artifact,
         startup,
         cases,
+        case_starts,
+        lines: process.lines(),
         log: process.log(),
+    })
+}
+
+/// Searches the TRACE pass's output for the secrets of the seeded data and
+/// of the case each line was printed during (or of any case, for lines
+/// printed before the first).
+fn search_secrets(spec: &SmokeSpec, pass: &Pass) -> Result<SecrecyReport, Error> {
+    let mut files = Vec::new();
+    for (url, path) in &spec.files {
+        let content =
+            fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        files.push((url.clone(), content));
+    }
+    let shared = secrecy::spec_secrets(spec, &files);
+    let per_case: Vec<_> = spec.cases.iter().map(secrecy::case_secrets).collect();
+    let everything: std::collections::BTreeSet<_> = shared
+        .iter()
+        .chain(per_case.iter().flatten())
+        .cloned()
+        .collect();
+    if pass.lines.first().is_some_and(|line| line.seq > 0) {
+        return Err(Error::Usage(format!(
+            "the TRACE pass printed more lines than are kept; {} lines were not searched",
+            pass.lines.first().map_or(0, |line| line.seq)
+        )));
+    }
+    for line in &pass.lines {
+        // Secrets of every case: a case's value leaking in a later case's
+        // output is a leak all the same.
+        if let Some(secret) = secrecy::find_in(&line.text, &everything) {
+            let case = pass
+                .case_starts
+                .iter()
+                .rposition(|start| *start <= line.seq)
+                .and_then(|index| spec.cases.get(index))
+                .map_or("(before the first case)", |case| case.name.as_str());
+            return Err(Error::SecretLogged {
+                case: case.to_owned(),
+                kind: secret.kind.to_string(),
+                excerpt: secret.value.chars().take(4).collect(),
+                line: secrecy::masked(&line.text, &everything),
+            });
+        }
+    }
+    let mut counts = BTreeMap::new();
+    for secret in &everything {
+        *counts.entry(secret.kind).or_insert(0) += 1;
+    }
+    Ok(SecrecyReport {
+        cases: pass.cases.len(),
+        secrets: counts.into_iter().collect(),
+        lines: pass.lines.len(),
     })
 }
 
@@ -628,6 +771,7 @@ async fn run_function(
     emulator: &Emulator,
     process: &mut LambdaProcess,
     progress: &mut impl FnMut(&SmokeProgress),
+    case_starts: &mut Vec<usize>,
 ) -> Result<(Duration, Vec<CaseReport>), Error> {
     let timeout = options.timeout;
     let init = race(process, timeout, async {
@@ -672,6 +816,7 @@ async fn run_function(
                 )));
             }
         };
+        case_starts.push(process.next_seq());
         let pending = emulator.invoke(event);
         let invocation = match race(process, timeout, pending.outcome()).await {
             Ok(result) => result?,
@@ -712,8 +857,10 @@ async fn run_function(
 }
 
 async fn init_failed(error: &crate::ReportedError, process: &mut LambdaProcess) -> Error {
-    // Give the process a moment to print why it failed before collecting output.
+    // Give the process a moment to print why it failed before collecting
+    // output; stopping it then reads what its pipes still hold.
     let _ = tokio::time::timeout(Duration::from_secs(2), process.wait()).await;
+    process.kill().await;
     Error::Init {
         error_type: error.error_type(),
         error_message: error.error_message(),

@@ -54,7 +54,15 @@ async fn passing_cases_report_startup_and_every_case_in_order() {
         ]
     );
     assert!(matches!(seen.first(), Some(SmokeProgress::Started { .. })));
-    assert_eq!(seen.len(), 5);
+    assert_eq!(seen.len(), 6);
+    match seen.last() {
+        Some(SmokeProgress::SecrecyChecked(secrecy)) => {
+            assert_eq!(secrecy.cases, 4);
+            assert!(secrecy.lines > 0);
+        }
+        other => panic!("expected the secrecy check last, got {other:?}"),
+    }
+    assert_eq!(report.secrecy.as_ref().map(|s| s.cases), Some(4));
     assert!(report.startup > Duration::ZERO);
     assert!(report.log.contains("echo-function: starting"));
 }
@@ -299,11 +307,110 @@ fn the_cli_prints_one_line_per_case_and_exits_0() {
         String::from_utf8_lossy(&out.stderr)
     );
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!(lines.len(), 5, "{stdout}");
     assert!(lines[0].starts_with("smoke echo: started in "));
     assert!(lines[1].starts_with("ok   echoes ("));
     assert!(lines[2].starts_with("ok   refuses ("));
-    assert_eq!(lines[3], "smoke echo: 2 cases passed");
+    assert!(
+        lines[3].starts_with(
+            "secrecy echo: 2 cases re-run with RUST_LOG=trace AWS_LAMBDA_LOG_LEVEL=TRACE; "
+        ),
+        "{stdout}"
+    );
+    assert!(lines[3].ends_with(": none found"), "{stdout}");
+    assert_eq!(lines[4], "smoke echo: 2 cases passed");
+}
+
+const COOKIE_TOKEN: &str = "cookie-token-of-the-smoke-user-3f9a";
+
+#[tokio::test]
+async fn a_secret_printed_only_at_trace_fails_the_run_naming_the_case_and_masking_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({"cases": [
+            { "name": "quiet", "event": {"headers": {"cookie": "a=1"}}, "expect": {} },
+            { "name": "leaky", "event": {
+                "headers": {"cookie": format!("theme=dark; access_token={COOKIE_TOKEN}")},
+                "print_at_trace": format!("raw JSON event: access_token={COOKIE_TOKEN}")
+              }, "expect": {} }
+        ]}),
+    );
+    let mut seen = Vec::new();
+    let err = run_smoke(&options(&zip, &cases), |p| seen.push(p.clone()))
+        .await
+        .unwrap_err();
+    // The normal pass is quiet and passes: only the TRACE pass leaks.
+    assert_eq!(
+        seen.iter()
+            .filter(|p| matches!(p, SmokeProgress::CasePassed(_)))
+            .count(),
+        2
+    );
+    match &err {
+        Error::SecretLogged {
+            case, kind, line, ..
+        } => {
+            assert_eq!(case, "leaky");
+            assert_eq!(kind, "credential");
+            assert!(!line.contains(COOKIE_TOKEN), "{line}");
+            assert!(line.contains("[credential]"), "{line}");
+        }
+        other => panic!("expected SecretLogged, got {other}"),
+    }
+    assert!(!err.to_string().contains(COOKIE_TOKEN), "{err}");
+}
+
+#[tokio::test]
+async fn seeded_phone_numbers_and_declared_secrets_are_searched_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    for (spec_extra, printed) in [
+        (
+            json!({"secrets": ["declared-smoke-secret"]}),
+            "declared-smoke-secret",
+        ),
+        (
+            json!({"files": {"/twilio.json": "twilio.json"}}),
+            "sending to +15551234567",
+        ),
+    ] {
+        std::fs::write(
+            dir.path().join("twilio.json"),
+            r#"{"to": "+15551234567", "body": "a reply text"}"#,
+        )
+        .unwrap();
+        let mut spec = json!({"cases": [
+            { "name": "prints", "event": {"print_at_trace": printed}, "expect": {} }
+        ]});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(spec_extra.as_object().unwrap().clone());
+        let cases = common::smoke_json(dir.path(), &spec);
+        let err = run_smoke(&options(&zip, &cases), |_| {}).await.unwrap_err();
+        assert!(
+            matches!(err, Error::SecretLogged { .. }),
+            "{printed}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_trace_pass_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = common::function_zip(dir.path(), "echo");
+    let cases = common::smoke_json(
+        dir.path(),
+        &json!({"cases": [{ "name": "leaky", "event": {
+            "headers": {"authorization": format!("Bearer {COOKIE_TOKEN}")},
+            "print_at_trace": COOKIE_TOKEN
+        }, "expect": {} }]}),
+    );
+    let mut opts = options(&zip, &cases);
+    opts.log_secrecy = false;
+    let report = run_smoke(&opts, |_| {}).await.unwrap();
+    assert_eq!(report.secrecy, None);
 }
 
 #[test]

@@ -6,14 +6,21 @@
 //! includes the current span's fields in each line, so every log line names
 //! its request.
 //!
-//! Redaction: secrets, tokens, cookies and `Authorization` headers must
-//! never reach the logs. Wrap such values in [`Redacted`], log headers
-//! through [`loggable_headers`] and arbitrary JSON through [`redact_json`].
+//! Secrets never reach the logs, at any level:
+//! - third-party crates that log payloads (the Lambda runtime logs every raw
+//!   event at TRACE, the AWS SDK request and response bodies at DEBUG and
+//!   TRACE) are capped at WARN by a filter the environment cannot lift
+//!   ([`clamp`]);
+//! - our own code logs no token, cookie, code, phone number or message
+//!   text at any level: wrap secrets in [`Redacted`], log attacker-chosen
+//!   strings through [`excerpt`]; every function's test suite runs at TRACE
+//!   and searches its captured logs for the secrets it used.
+
+pub mod clamp;
 
 use std::fmt;
 use std::io::Write;
 
-use serde_json::Value;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -28,7 +35,8 @@ pub const REDACTED: &str = "[REDACTED]";
 /// Installs the JSON subscriber for the whole process.
 ///
 /// The level comes from `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`,
-/// else `info`. Calling it twice is harmless (the second call is ignored).
+/// else `info`; whatever it is, [`clamp`] caps the third-party crates.
+/// Calling it twice is harmless (the second call is ignored).
 pub fn init() {
     let filter = level_filter(
         std::env::var("RUST_LOG").ok().as_deref(),
@@ -50,7 +58,8 @@ pub fn level_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> LogFi
 }
 
 /// The subscriber [`init`] installs, writing to `writer`; public so that tests
-/// can capture exactly what a function would log.
+/// can capture exactly what a function would log. `filter` is what the
+/// environment asked for; the [`clamp`] applies on top of it.
 pub fn json_subscriber<W>(filter: LogFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
@@ -66,6 +75,17 @@ where
         .flatten_event(true)
         .finish()
         .with(filter)
+        .with(clamp::PayloadClamp)
+}
+
+/// At most `max_chars` characters of `value`, for logging a string an
+/// attacker chose (a JWT's `kid`, a path, an `Origin`): a longer one ends
+/// in `...` and its length, so a flood of 8 KiB values cannot fill the logs.
+pub fn excerpt(value: &str, max_chars: usize) -> String {
+    match value.char_indices().nth(max_chars) {
+        None => value.to_owned(),
+        Some((cut, _)) => format!("{}...({} bytes)", &value[..cut], value.len()),
+    }
 }
 
 /// A value that must never be logged: `Debug` and `Display` print
@@ -137,47 +157,6 @@ pub fn is_sensitive_key(name: &str) -> bool {
             .any(|fragment| lower.contains(fragment))
 }
 
-/// Headers as `(name, value)` pairs fit for a log line: sensitive values
-/// replaced by `[REDACTED]`.
-pub fn loggable_headers<'a, I>(headers: I) -> Vec<(String, String)>
-where
-    I: IntoIterator<Item = (&'a str, &'a str)>,
-{
-    headers
-        .into_iter()
-        .map(|(name, value)| {
-            let shown = if is_sensitive_header(name) {
-                REDACTED
-            } else {
-                value
-            };
-            (name.to_owned(), shown.to_owned())
-        })
-        .collect()
-}
-
-/// A copy of `value` with every sensitive key's value replaced, at any depth.
-/// API Gateway events also carry raw header strings and bodies; callers log
-/// those only through this function.
-pub fn redact_json(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, inner)| {
-                    let redacted = if is_sensitive_key(key) && !inner.is_null() {
-                        Value::String(REDACTED.to_owned())
-                    } else {
-                        redact_json(inner)
-                    };
-                    (key.clone(), redacted)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact_json).collect()),
-        other => other.clone(),
-    }
-}
-
 /// A `MakeWriter` that collects everything in memory, for tests that assert
 /// on log output (ours and other crates').
 #[derive(Clone, Default)]
@@ -191,6 +170,21 @@ impl CapturedLogs {
             Err(poisoned) => poisoned.into_inner().clone(),
         };
         String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Panics, naming the value and quoting the logs, when any of `secrets`
+    /// was logged. Values shorter than 4 characters are not searched: they
+    /// occur by chance.
+    pub fn assert_holds_none<S: AsRef<str>>(&self, secrets: impl IntoIterator<Item = S>) {
+        let out = self.contents();
+        for secret in secrets {
+            let secret = secret.as_ref();
+            assert!(
+                secret.len() < 4 || !out.contains(secret),
+                "a secret ({}) was logged:\n{out}",
+                excerpt(secret, 24)
+            );
+        }
     }
 }
 
@@ -219,10 +213,29 @@ impl<'a> MakeWriter<'a> for CapturedLogs {
     }
 }
 
+#[cfg(feature = "test-util")]
+#[allow(clippy::panic)] // A test helper: nobody to return the error to.
+/// Test support (feature `test-util`): installs, once per process, the
+/// subscriber [`init`] would install with `RUST_LOG=rust_log`, writing into
+/// memory, and returns the capture: test suites run their scenarios under
+/// it (at `trace`) and search it for the secrets they used. Panics when
+/// another global subscriber is installed.
+pub fn capture_global(rust_log: &str) -> &'static CapturedLogs {
+    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs::default();
+        let subscriber = json_subscriber(level_filter(Some(rust_log), None), logs.clone());
+        if tracing::subscriber::set_global_default(subscriber).is_err() {
+            panic!("capture_global: another global subscriber is already installed");
+        }
+        logs
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::Value;
 
     fn capture(f: impl FnOnce()) -> String {
         let logs = CapturedLogs::default();
@@ -257,42 +270,112 @@ mod tests {
     }
 
     #[test]
-    fn sensitive_headers_are_redacted_whatever_their_case() {
-        let headers = loggable_headers([
-            ("Authorization", "Bearer abc"),
-            ("COOKIE", "session=1"),
-            ("X-Twilio-Signature", "sig"),
-            ("Origin", "https://app.example.com"),
-        ]);
-        assert_eq!(
-            headers,
-            vec![
-                ("Authorization".into(), REDACTED.into()),
-                ("COOKIE".into(), REDACTED.into()),
-                ("X-Twilio-Signature".into(), REDACTED.into()),
-                ("Origin".into(), "https://app.example.com".into()),
-            ]
+    fn sensitive_names_are_recognised_whatever_their_case() {
+        for header in [
+            "Authorization",
+            "COOKIE",
+            "X-Twilio-Signature",
+            "set-cookie",
+        ] {
+            assert!(is_sensitive_header(header), "{header}");
+        }
+        assert!(!is_sensitive_header("Origin"));
+        for key in [
+            "code",
+            "refresh_token",
+            "client_secret",
+            "CURSOR_SECRET",
+            "Cookie",
+        ] {
+            assert!(is_sensitive_key(key), "{key}");
+        }
+        for key in ["state", "name", "origin", "error_code"] {
+            assert!(!is_sensitive_key(key), "{key}");
+        }
+    }
+
+    const RAW_EVENT: &str = r#"{"headers":{"authorization":"Bearer SECRET-TOKEN"}}"#;
+
+    /// What the runtime and the SDK emit, under their real targets.
+    fn third_party_payload_events() {
+        tracing::trace!(
+            target: "lambda_runtime::layers::api_response",
+            body = RAW_EVENT,
+            "raw JSON event received from Lambda"
         );
+        tracing::debug!(
+            target: "aws_smithy_runtime::client::orchestrator",
+            response = "{\"Item\":{\"phone\":{\"S\":\"+14155550100\"}}}",
+            "received response"
+        );
+        tracing::trace!(target: "hyper_util::client", "SECRET-TOKEN on the wire");
+        tracing::info!(target: "aws_sdk_dynamodb::operation", "SECRET-TOKEN at info");
+        tracing::warn!(target: "lambda_runtime::runtime", "runtime warning");
     }
 
     #[test]
-    fn redact_json_hides_secrets_at_any_depth() {
-        let event = json!({
-            "headers": {"authorization": "Bearer abc", "origin": "https://a.example"},
-            "multiValueHeaders": {"Cookie": ["a=b"]},
-            "queryStringParameters": {"code": "one-time", "state": "s"},
-            "body": null,
-            "nested": [{"refresh_token": "r", "client_secret": "c", "name": "n"}]
-        });
-        let redacted = redact_json(&event);
-        let text = redacted.to_string();
-        for secret in ["Bearer abc", "a=b", "one-time", "\"r\"", "\"c\""] {
-            assert!(!text.contains(secret), "{secret} leaked in {text}");
+    fn no_environment_setting_lifts_third_party_payload_logs() {
+        let settings: [(Option<&str>, Option<&str>); 6] = [
+            (Some("trace"), None),
+            (None, Some("TRACE")),
+            (Some("trace"), Some("TRACE")),
+            (
+                Some("lambda_runtime=trace,aws_smithy_runtime=trace,hyper_util=trace"),
+                None,
+            ),
+            (
+                Some("info,lambda_runtime::layers::api_response=trace"),
+                None,
+            ),
+            (Some("debug"), Some("DEBUG")),
+        ];
+        for (rust_log, lambda_level) in settings {
+            let logs = CapturedLogs::default();
+            let subscriber = json_subscriber(level_filter(rust_log, lambda_level), logs.clone());
+            tracing::subscriber::with_default(subscriber, || {
+                third_party_payload_events();
+                tracing::trace!(target: "auth::profile", "our own trace line");
+            });
+            let out = logs.contents();
+            let setting = format!("RUST_LOG={rust_log:?} AWS_LAMBDA_LOG_LEVEL={lambda_level:?}");
+            for secret in ["SECRET-TOKEN", "+14155550100", "raw JSON event"] {
+                assert!(!out.contains(secret), "{setting}: {secret} leaked: {out}");
+            }
+            assert!(
+                out.contains("runtime warning"),
+                "{setting}: warnings stay: {out}"
+            );
+            if rust_log.is_some_and(|l| l.starts_with("trace")) || lambda_level == Some("TRACE") {
+                assert!(out.contains("our own trace line"), "{setting}: {out}");
+            }
         }
-        assert_eq!(redacted["headers"]["origin"], "https://a.example");
-        assert_eq!(redacted["queryStringParameters"]["state"], "s");
-        assert_eq!(redacted["nested"][0]["name"], "n");
-        assert!(redacted["body"].is_null());
+    }
+
+    #[test]
+    fn the_runtime_request_span_still_tags_our_lines_under_the_clamp() {
+        let logs = CapturedLogs::default();
+        let subscriber = json_subscriber(level_filter(Some("trace"), None), logs.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                target: "lambda_runtime::layers::trace",
+                "Lambda runtime invoke",
+                requestId = "req-7"
+            );
+            let _guard = span.enter();
+            tracing::info!(target: "users", "profile read");
+        });
+        let line: Value = serde_json::from_str(logs.contents().trim()).unwrap();
+        assert_eq!(line["span"]["requestId"], "req-7");
+    }
+
+    #[test]
+    fn excerpts_keep_short_values_and_cut_long_ones_on_a_character_boundary() {
+        assert_eq!(excerpt("test-key-1", 32), "test-key-1");
+        let long = "é".repeat(5000);
+        let cut = excerpt(&long, 32);
+        assert!(cut.starts_with(&"é".repeat(32)), "{cut}");
+        assert!(cut.ends_with("...(10000 bytes)"), "{cut}");
+        assert!(cut.len() < 100);
     }
 
     #[test]

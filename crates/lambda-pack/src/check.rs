@@ -6,7 +6,9 @@
 //! paths; zipped and unzipped sizes fit the artifact's budget and the AWS
 //! limits. Per function: with its layers and external layers it fits the
 //! AWS unzipped limit and layer count. Sizes are measured from the files,
-//! not taken from the manifest.
+//! not taken from the manifest. Across functions: every route has a path
+//! API Gateway can express, no two routes collide, and `preflight` names a
+//! function of the manifest.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +16,7 @@ use std::path::Path;
 
 use crate::elf::{self, Machine};
 use crate::manifest::{self, ArtifactView, Manifest, Measured};
+use crate::route::{self, Claim};
 use crate::spec::Kind;
 use crate::{Error, archive};
 
@@ -78,6 +81,13 @@ pub mod rules {
     pub const AWS_LAYERS: &str = "aws-layers";
     /// Every layer a function names is in the manifest.
     pub const LAYER_DECLARED: &str = "layer-declared";
+    /// A route's path is one API Gateway can express.
+    pub const ROUTE_PATH: &str = "route-path";
+    /// No two routes collide (same method and path, ANY overlaps, two
+    /// parameters at one position).
+    pub const ROUTE_CONFLICT: &str = "route-conflict";
+    /// `preflight` names a function of the manifest.
+    pub const PREFLIGHT: &str = "preflight";
 }
 
 fn bytes(n: u64) -> String {
@@ -163,7 +173,47 @@ pub fn check(dir: &Path, manifest: &Manifest, machine: Machine) -> Vec<Violation
             );
         }
     }
+    check_routes(manifest, &mut violations);
     violations
+}
+
+/// The route rules of [`route`], on the manifest's functions.
+fn check_routes(manifest: &Manifest, violations: &mut Vec<Violation>) {
+    let mut claims = Vec::new();
+    for (name, function) in &manifest.functions {
+        for r in &function.routes {
+            if let Err(message) = route::segments(&r.path) {
+                violations.push(Violation {
+                    artifact: name.clone(),
+                    rule: rules::ROUTE_PATH,
+                    limit: "a path API Gateway can express (docs/artifacts.md)".to_owned(),
+                    measured: format!("{}: {message}", r.method),
+                });
+            }
+            claims.push(Claim {
+                function: name,
+                route: r,
+            });
+        }
+    }
+    for conflict in route::conflicts(&claims) {
+        violations.push(Violation {
+            artifact: conflict.function,
+            rule: rules::ROUTE_CONFLICT,
+            limit: "one function per method and path, one parameter per position".to_owned(),
+            measured: conflict.message,
+        });
+    }
+    if let Some(name) = &manifest.preflight
+        && !manifest.functions.contains_key(name)
+    {
+        violations.push(Violation {
+            artifact: name.clone(),
+            rule: rules::PREFLIGHT,
+            limit: "preflight names a function of the manifest".to_owned(),
+            measured: format!("no function \"{name}\" in the manifest"),
+        });
+    }
 }
 
 /// Checks one archive; returns its unpacked size (measured when readable).
@@ -347,6 +397,7 @@ mod tests {
     use super::*;
     use crate::archive::{DosTime, Entry, build_zip};
     use crate::elf::FakeElf;
+    use crate::route::{Method, Route};
     use crate::spec::ArtifactSet;
 
     fn root_toml() -> String {
@@ -726,5 +777,63 @@ mod tests {
         let mut f = Fixture::good();
         f.manifest.external_layers.clear();
         assert_eq!(f.failed(), cors(rules::LAYER_DECLARED));
+    }
+
+    fn route(method: Method, path: &str) -> Route {
+        Route {
+            method,
+            path: path.to_owned(),
+            authorized: true,
+        }
+    }
+
+    #[test]
+    fn fails_a_route_path_api_gateway_cannot_express() {
+        let mut f = Fixture::good();
+        f.manifest
+            .functions
+            .get_mut("cors")
+            .unwrap()
+            .routes
+            .push(route(Method::Get, "/users/"));
+        assert_eq!(f.failed(), cors(rules::ROUTE_PATH));
+        let v = &f.violations(Machine::Aarch64)[0];
+        assert!(v.measured.contains("empty segment"), "{v}");
+    }
+
+    #[test]
+    fn fails_two_functions_claiming_one_route() {
+        let mut f = Fixture::good();
+        let mut other = f.manifest.functions["cors"].clone();
+        other.routes.push(route(Method::Any, "/users/{id}"));
+        f.manifest
+            .functions
+            .get_mut("cors")
+            .unwrap()
+            .routes
+            .push(route(Method::Delete, "/users/{id}"));
+        // A copy of the cors archive under another name: only the routes differ.
+        f.manifest.functions.insert("users".to_owned(), other);
+        let failed: Vec<_> = f
+            .violations(Machine::Aarch64)
+            .into_iter()
+            .filter(|v| v.rule == rules::ROUTE_CONFLICT)
+            .collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].artifact, "users");
+        assert!(
+            failed[0]
+                .measured
+                .contains("overlaps DELETE /users/{id} of function cors"),
+            "{}",
+            failed[0]
+        );
+    }
+
+    #[test]
+    fn fails_a_preflight_function_missing_from_the_manifest() {
+        let mut f = Fixture::good();
+        f.manifest.preflight = Some("options".to_owned());
+        assert_eq!(f.failed(), vec![("options".to_owned(), rules::PREFLIGHT)]);
     }
 }

@@ -13,6 +13,7 @@ pub mod elf;
 mod error;
 pub mod manifest;
 pub mod report;
+pub mod route;
 pub mod spec;
 
 pub use error::Error;

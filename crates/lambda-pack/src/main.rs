@@ -23,12 +23,12 @@ Usage:
   lambda-pack layer --extension <binary> --name <name> --out <file.zip>
       extension layer: `extensions/` and `extensions/<name>` (0755)
   lambda-pack artifacts --workspace <dir>
-      print the declared artifact set as JSON, sorted by name
+      print the declared artifact set as JSON, sorted by name (routes included)
   lambda-pack manifest --workspace <dir> --artifacts <dir> [--only <name>]... [--out <path>]
       write <artifacts>/manifest.json (or --out) from the declaration and <name>.zip files
   lambda-pack check --artifacts <dir> [--machine aarch64|x86_64]
-      check every archive of <dir>/manifest.json, print the size report;
-      exit 1 with one line per violation
+      check every archive and route of <dir>/manifest.json, print the size
+      report; exit 1 with one line per violation
   lambda-pack report --artifacts <dir>
       print the size report of <dir>/manifest.json
 

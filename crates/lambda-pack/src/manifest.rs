@@ -10,6 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::Error;
 use crate::archive;
+use crate::route::Route;
 use crate::spec::{ArtifactSet, Budget, ExternalLayer, Kind, Limits};
 
 /// The file name `manifest` writes next to the archives.
@@ -32,6 +33,10 @@ pub struct Manifest {
     pub layers: BTreeMap<String, LayerEntry>,
     /// Layers attached by ARN, by name.
     pub external_layers: BTreeMap<String, ExternalLayer>,
+    /// The function answering every CORS preflight (`OPTIONS` on each
+    /// declared path); null when the workspace names none or a partial
+    /// manifest (`--only`) leaves it out.
+    pub preflight: Option<String>,
 }
 
 /// One function zip.
@@ -60,6 +65,8 @@ pub struct FunctionEntry {
     pub layers: Vec<String>,
     /// External layers (names from the top-level map), in attachment order.
     pub external_layers: Vec<String>,
+    /// API routes, in declaration order; empty when it has none.
+    pub routes: Vec<Route>,
     /// The artifact's own budget.
     pub budget: Budget,
 }
@@ -166,6 +173,7 @@ impl Manifest {
             functions: BTreeMap::new(),
             layers: BTreeMap::new(),
             external_layers: settings.external_layers.clone(),
+            preflight: settings.preflight.clone().filter(|p| selected(p)),
         };
         for artifact in set.artifacts.iter().filter(|a| selected(&a.name)) {
             let file = artifact.file_name();
@@ -193,6 +201,7 @@ impl Manifest {
                             timeout_s: artifact.timeout_s.unwrap_or_default(),
                             layers,
                             external_layers,
+                            routes: artifact.routes.clone(),
                             budget: artifact.budget,
                         },
                     );
@@ -315,6 +324,7 @@ mod tests {
                     timeout_s: 3,
                     layers: vec!["telemetry".into()],
                     external_layers: vec![],
+                    routes: vec![],
                     budget,
                 },
             )]),
@@ -337,6 +347,7 @@ mod tests {
                     unzipped_bytes: 83_886_080,
                 },
             )]),
+            preflight: Some("cors".to_owned()),
         }
     }
 

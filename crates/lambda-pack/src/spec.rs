@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use crate::Error;
+use crate::route::{self, Claim, Method, Route};
 
 /// AWS hard limits, enforced on top of every artifact's own budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +80,9 @@ pub struct Settings {
     pub limits: Limits,
     /// Layers attached by ARN, by name.
     pub external_layers: BTreeMap<String, ExternalLayer>,
+    /// The function answering every CORS preflight (`OPTIONS` on each
+    /// declared path), if any.
+    pub preflight: Option<String>,
 }
 
 /// One declared artifact (`[package.metadata.lambda]` of one crate).
@@ -100,6 +104,8 @@ pub struct Artifact {
     pub timeout_s: Option<u64>,
     /// Layers in declaration order: workspace layers and external layers.
     pub layers: Vec<String>,
+    /// API routes in declaration order (functions only).
+    pub routes: Vec<Route>,
     /// Size budget.
     pub budget: Budget,
 }
@@ -138,13 +144,18 @@ pub struct ListingEntry {
     pub timeout_s: Option<u64>,
     /// Declared layers, empty for layers.
     pub layers: Vec<String>,
+    /// Declared routes, empty for layers.
+    pub routes: Vec<Route>,
+    /// Whether this function answers every CORS preflight (the workspace's
+    /// `preflight`).
+    pub preflight: bool,
     /// Size budget.
     pub budget: Budget,
 }
 
 const WORKSPACE_PREFIX: &str = "workspace.metadata.lambda";
 const PACKAGE_PREFIX: &str = "package.metadata.lambda";
-const FUNCTION_ONLY_KEYS: [&str; 3] = ["memory_mb", "timeout_s", "layers"];
+const FUNCTION_ONLY_KEYS: [&str; 4] = ["memory_mb", "timeout_s", "layers", "routes"];
 // AWS Lambda's own ranges for memory and timeout.
 const MEMORY_RANGE_MB: (u64, u64) = (128, 10_240);
 const TIMEOUT_RANGE_S: (u64, u64) = (1, 900);
@@ -231,7 +242,63 @@ impl ArtifactSet {
             artifacts,
         };
         set.validate_layers(root)?;
+        set.validate_routes(root, &root_file)?;
         Ok(set)
+    }
+
+    /// `preflight` names a function; no two routes collide (see
+    /// [`route::conflicts`]).
+    fn validate_routes(&self, root: &Path, root_file: &Path) -> Result<(), Error> {
+        if let Some(name) = &self.settings.preflight {
+            match self.get(name) {
+                Some(a) if a.kind == Kind::Function => {}
+                found => {
+                    let functions: Vec<&str> = self.functions().map(|a| a.name.as_str()).collect();
+                    return Err(spec_err(
+                        root_file,
+                        &format!("{WORKSPACE_PREFIX}.preflight"),
+                        format!(
+                            "\"{name}\" is {}; preflight names the function answering OPTIONS (functions: {})",
+                            if found.is_some() {
+                                "a layer, not a function"
+                            } else {
+                                "not an artifact of this workspace"
+                            },
+                            if functions.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                functions.join(", ")
+                            }
+                        ),
+                    ));
+                }
+            }
+        }
+        let claims = self.claims();
+        if let Some(conflict) = route::conflicts(&claims).into_iter().next() {
+            let file = self
+                .get(&conflict.function)
+                .map(|a| root.join(&a.crate_dir).join("Cargo.toml"))
+                .unwrap_or_else(|| root_file.to_path_buf());
+            return Err(spec_err(
+                &file,
+                &format!("{PACKAGE_PREFIX}.routes"),
+                conflict.message,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every declared route with its function, functions in name order.
+    pub fn claims(&self) -> Vec<Claim<'_>> {
+        self.functions()
+            .flat_map(|a| {
+                a.routes.iter().map(|route| Claim {
+                    function: &a.name,
+                    route,
+                })
+            })
+            .collect()
     }
 
     fn validate_layers(&self, root: &Path) -> Result<(), Error> {
@@ -330,6 +397,8 @@ impl ArtifactSet {
                 memory_mb: a.memory_mb,
                 timeout_s: a.timeout_s,
                 layers: a.layers.clone(),
+                routes: a.routes.clone(),
+                preflight: self.settings.preflight.as_deref() == Some(a.name.as_str()),
                 budget: a.budget,
             })
             .collect()
@@ -544,6 +613,7 @@ fn parse_settings(file: &Path, root: &Table) -> Result<Settings, Error> {
         "handler",
         "limits",
         "external_layers",
+        "preflight",
     ])?;
     let architecture = f.str("architecture")?;
     if !matches!(architecture.as_str(), "arm64" | "x86_64") {
@@ -582,6 +652,7 @@ fn parse_settings(file: &Path, root: &Table) -> Result<Settings, Error> {
         handler: f.str("handler")?,
         limits,
         external_layers,
+        preflight: f.opt_str("preflight")?,
     })
 }
 
@@ -630,6 +701,7 @@ fn parse_artifact(file: &Path, dir: &Path, table: &Table) -> Result<Option<Artif
         "memory_mb",
         "timeout_s",
         "layers",
+        "routes",
         "budget",
     ])?;
     let kind = match f.str("kind").map_err(|_| {
@@ -671,7 +743,7 @@ fn parse_artifact(file: &Path, dir: &Path, table: &Table) -> Result<Option<Artif
             }
         }
     };
-    let (memory_mb, timeout_s, layers) = match kind {
+    let (memory_mb, timeout_s, layers, routes) = match kind {
         Kind::Function => {
             let memory = f.positive("memory_mb")?;
             if !(MEMORY_RANGE_MB.0..=MEMORY_RANGE_MB.1).contains(&memory) {
@@ -694,19 +766,19 @@ fn parse_artifact(file: &Path, dir: &Path, table: &Table) -> Result<Option<Artif
                 ));
             }
             let layers = string_list(file, lambda, &f.key("layers"), "layers")?.unwrap_or_default();
-            (Some(memory), Some(timeout), layers)
+            (Some(memory), Some(timeout), layers, parse_routes(&f)?)
         }
         Kind::Extension => {
             if let Some(key) = FUNCTION_ONLY_KEYS.iter().find(|k| lambda.contains_key(**k)) {
                 return Err(f.err(
                     key,
                     format!(
-                        "only functions take this key, but crate {package} is a {} layer",
+                        "only functions take this key, but crate {package} is an {} layer",
                         kind.as_str()
                     ),
                 ));
             }
-            (None, None, Vec::new())
+            (None, None, Vec::new(), Vec::new())
         }
     };
     Ok(Some(Artifact {
@@ -718,8 +790,69 @@ fn parse_artifact(file: &Path, dir: &Path, table: &Table) -> Result<Option<Artif
         memory_mb,
         timeout_s,
         layers,
+        routes,
         budget,
     }))
+}
+
+/// `routes = [ { method = "GET", path = "/users/me", authorized = true }, ... ]`.
+fn parse_routes(f: &Fields<'_>) -> Result<Vec<Route>, Error> {
+    let items = match f.table.get("routes") {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(f.err(
+                "routes",
+                format!(
+                    "expected a list of route tables, found a {}",
+                    other.type_str()
+                ),
+            ));
+        }
+    };
+    let mut routes = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let key = format!("routes[{i}]");
+        let Value::Table(table) = item else {
+            return Err(f.err(
+                &key,
+                format!(
+                    "expected a table {{ method = \"GET\", path = \"/...\", authorized = true }}, found a {}",
+                    item.type_str()
+                ),
+            ));
+        };
+        let r = Fields {
+            file: f.file,
+            prefix: f.key(&key),
+            table,
+        };
+        r.reject_unknown(&["method", "path", "authorized"])?;
+        let method = Method::parse(&r.str("method")?).map_err(|m| r.err("method", m))?;
+        let path = r.str("path")?;
+        route::segments(&path).map_err(|m| r.err("path", m))?;
+        let authorized = match table.get("authorized") {
+            Some(Value::Boolean(b)) => *b,
+            None => {
+                return Err(r.err(
+                    "authorized",
+                    "missing: say whether the Lambda authorizer guards this route (true or false)",
+                ));
+            }
+            Some(other) => {
+                return Err(r.err(
+                    "authorized",
+                    format!("expected true or false, found a {}", other.type_str()),
+                ));
+            }
+        };
+        routes.push(Route {
+            method,
+            path,
+            authorized,
+        });
+    }
+    Ok(routes)
 }
 
 /// A workspace root `Cargo.toml` declaring the usual settings and AWS limits,
@@ -1059,31 +1192,218 @@ mod tests {
 
     #[test]
     fn listing_json_has_stable_fields_sorted_by_name() {
-        let set = parse(&[
-            extension("telemetry"),
-            function("cors", "layers = [\"telemetry\"]"),
-        ])
+        let root = root_toml().replace(
+            "[workspace.metadata.lambda]\n",
+            "[workspace.metadata.lambda]\npreflight = \"cors\"\n",
+        );
+        let set = ArtifactSet::parse(
+            Path::new("/ws"),
+            &root,
+            &[
+                extension("telemetry"),
+                function("cors", "layers = [\"telemetry\"]"),
+                function(
+                    "users",
+                    "routes = [{ method = \"GET\", path = \"/users/{id}\", authorized = true }]",
+                ),
+            ],
+        )
         .unwrap();
         let json: serde_json::Value = serde_json::from_str(&set.listing_json()).unwrap();
         assert_eq!(
             json,
             serde_json::json!([
                 {"name": "cors", "kind": "function", "package": "cors", "binary": "cors",
-                 "memory_mb": 128, "timeout_s": 3, "layers": ["telemetry"],
+                 "memory_mb": 128, "timeout_s": 3, "layers": ["telemetry"], "routes": [],
+                 "preflight": true,
                  "budget": {"zip_bytes": 1000, "unzipped_bytes": 2000}},
                 {"name": "telemetry", "kind": "extension", "package": "telemetry", "binary": "telemetry",
-                 "memory_mb": null, "timeout_s": null, "layers": [],
+                 "memory_mb": null, "timeout_s": null, "layers": [], "routes": [],
+                 "preflight": false,
+                 "budget": {"zip_bytes": 1000, "unzipped_bytes": 2000}},
+                {"name": "users", "kind": "function", "package": "users", "binary": "users",
+                 "memory_mb": 128, "timeout_s": 3, "layers": [],
+                 "routes": [{"method": "GET", "path": "/users/{id}", "authorized": true}],
+                 "preflight": false,
                  "budget": {"zip_bytes": 1000, "unzipped_bytes": 2000}}
             ])
         );
     }
 
+    fn with_preflight(preflight: &str) -> String {
+        root_toml().replace(
+            "[workspace.metadata.lambda]\n",
+            &format!("[workspace.metadata.lambda]\npreflight = \"{preflight}\"\n"),
+        )
+    }
+
+    fn routes(list: &str) -> String {
+        format!("routes = [{list}]")
+    }
+
+    #[test]
+    fn reads_routes_in_declaration_order_and_the_preflight_function() {
+        let set = ArtifactSet::parse(
+            Path::new("/ws"),
+            &with_preflight("cors"),
+            &[
+                function("cors", ""),
+                function(
+                    "users",
+                    &routes(
+                        "{ method = \"PATCH\", path = \"/users/me\", authorized = true },\
+                         { method = \"ANY\", path = \"/files/{rest+}\", authorized = false }",
+                    ),
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(set.settings.preflight.as_deref(), Some("cors"));
+        let users = set.get("users").unwrap();
+        assert_eq!(
+            users
+                .routes
+                .iter()
+                .map(|r| (r.to_string(), r.authorized))
+                .collect::<Vec<_>>(),
+            [
+                ("PATCH /users/me".to_owned(), true),
+                ("ANY /files/{rest+}".to_owned(), false)
+            ]
+        );
+        assert!(set.get("cors").unwrap().routes.is_empty());
+    }
+
+    #[test]
+    fn rejects_malformed_routes_naming_the_route_and_key() {
+        for (list, key, why) in [
+            (
+                "{ method = \"OPTIONS\", path = \"/x\", authorized = false }",
+                "routes[0].method",
+                "OPTIONS is never declared",
+            ),
+            (
+                "{ method = \"get\", path = \"/x\", authorized = false }",
+                "routes[0].method",
+                "upper case",
+            ),
+            (
+                "{ method = \"GET\", path = \"/x/\", authorized = false }",
+                "routes[0].path",
+                "empty segment",
+            ),
+            (
+                "{ method = \"GET\", path = \"/x\" }",
+                "routes[0].authorized",
+                "missing",
+            ),
+            (
+                "{ method = \"GET\", path = \"/x\", authorized = \"yes\" }",
+                "routes[0].authorized",
+                "expected true or false",
+            ),
+            (
+                "{ method = \"GET\", path = \"/x\", authorized = true, auth = 1 }",
+                "routes[0].auth",
+                "unknown key",
+            ),
+            ("\"GET /x\"", "routes[0]", "expected a table"),
+        ] {
+            let (file, got_key, message) = spec_error(&[function("users", &routes(list))]);
+            assert_eq!(file, "/ws/crates/users/Cargo.toml");
+            assert_eq!(got_key, format!("package.metadata.lambda.{key}"), "{list}");
+            assert!(message.contains(why), "{list}: {message}");
+        }
+        let (_, key, _) = spec_error(&[function("users", "routes = \"GET /x\"")]);
+        assert_eq!(key, "package.metadata.lambda.routes");
+    }
+
+    #[test]
+    fn rejects_routes_on_a_layer() {
+        let (_, key, message) = spec_error(&[krate(
+            "telemetry",
+            &format!("kind = \"extension\"\n{BUDGET}\nroutes = []"),
+        )]);
+        assert_eq!(key, "package.metadata.lambda.routes");
+        assert!(
+            message.contains("only functions take this key"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn rejects_two_functions_claiming_one_route() {
+        let route = "{ method = \"GET\", path = \"/users\", authorized = true }";
+        let (file, key, message) = spec_error(&[
+            function("users", &routes(route)),
+            function("admin", &routes(route)),
+        ]);
+        // Functions are checked in name order, so users is the later claim.
+        assert_eq!(file, "/ws/crates/users/Cargo.toml");
+        assert_eq!(key, "package.metadata.lambda.routes");
+        assert!(
+            message.contains("GET /users is also declared by function admin"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn rejects_two_parameters_at_one_position() {
+        let (_, key, message) = spec_error(&[
+            function(
+                "users",
+                &routes("{ method = \"GET\", path = \"/users/{id}\", authorized = true }"),
+            ),
+            function(
+                "zeta",
+                &routes("{ method = \"PUT\", path = \"/users/{user_id}/x\", authorized = true }"),
+            ),
+        ]);
+        assert_eq!(key, "package.metadata.lambda.routes");
+        assert!(message.contains("one parameter per position"), "{message}");
+    }
+
+    #[test]
+    fn rejects_a_preflight_that_is_not_a_function_of_the_workspace() {
+        for (name, why) in [
+            ("telemetry", "a layer, not a function"),
+            ("options", "not an artifact of this workspace"),
+        ] {
+            let err = ArtifactSet::parse(
+                Path::new("/ws"),
+                &with_preflight(name),
+                &[function("cors", ""), extension("telemetry")],
+            )
+            .unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.starts_with("/ws/Cargo.toml: workspace.metadata.lambda.preflight:"),
+                "{text}"
+            );
+            assert!(text.contains(why), "{text}");
+            assert!(text.contains("(functions: cors)"), "{text}");
+        }
+    }
+
     #[test]
     fn reads_this_repositorys_root_cargo_toml() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-        let set = ArtifactSet::parse(&root, &text, &[]).unwrap();
+        let set = ArtifactSet::load(&root).unwrap();
         assert_eq!(set.settings.target, "aarch64-unknown-linux-musl");
         assert_eq!(set.settings.limits.max_unzipped_bytes, 262_144_000);
+        assert_eq!(set.settings.preflight.as_deref(), Some("cors"));
+        // The routes terraform/api.tf used to list by hand, now declared by the crates.
+        let claims: Vec<String> = set
+            .claims()
+            .iter()
+            .map(|c| format!("{} {}", c.function, c.route))
+            .collect();
+        for expected in [
+            "auth GET /auth/callback",
+            "sms POST /sms/inbound",
+            "users DELETE /users/{id}",
+        ] {
+            assert!(claims.iter().any(|c| c == expected), "{claims:?}");
+        }
     }
 }

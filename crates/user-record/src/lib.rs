@@ -10,6 +10,8 @@
 //! updated attribute by attribute, never replaced whole (a whole-item `Put`
 //! would drop, say, auth's [`attr::IDP_EMAIL`]).
 
+pub mod rules;
+
 use std::collections::HashMap;
 use std::time::SystemTime;
 
@@ -42,6 +44,30 @@ pub mod attr {
     pub const IDP_EMAIL: &str = "idp_email";
     /// Auth's: the name the ID token had when `name` was last set from it.
     pub const IDP_NAME: &str = "idp_name";
+    /// When the owner of `phone` was last proven (RFC 3339); absent for a
+    /// phone nobody proved (set before proofs existed).
+    pub const PHONE_VERIFIED_AT: &str = "phone_verified_at";
+    /// How `phone` was proven: `sms_code`, or `admin:<sub>` for a number an
+    /// administrator vouched for.
+    pub const PHONE_VERIFIED_BY: &str = "phone_verified_by";
+    /// The pending phone proof (users' `phone_code_*` attributes): a random
+    /// id naming the challenge ...
+    pub const PHONE_CODE_ID: &str = "phone_code_id";
+    /// ... the number the code was sent to ...
+    pub const PHONE_CODE_PHONE: &str = "phone_code_phone";
+    /// ... the code's keyed MAC (never the code) ...
+    pub const PHONE_CODE_MAC: &str = "phone_code_mac";
+    /// ... its expiry and sending time (Unix seconds) ...
+    pub const PHONE_CODE_EXPIRES_AT: &str = "phone_code_expires_at";
+    /// ... when it was sent (Unix seconds) ...
+    pub const PHONE_CODE_SENT_AT: &str = "phone_code_sent_at";
+    /// ... and the wrong codes tried so far.
+    pub const PHONE_CODE_ATTEMPTS: &str = "phone_code_attempts";
+    /// Codes sent in the current window, and when it started (Unix
+    /// seconds): the daily cap outlives each challenge.
+    pub const PHONE_CODE_SENDS: &str = "phone_code_sends";
+    /// See [`PHONE_CODE_SENDS`].
+    pub const PHONE_CODE_WINDOW_START: &str = "phone_code_window_start";
 }
 
 /// A users-table item.

@@ -81,6 +81,44 @@ pub enum Error {
     /// The phone number belongs to another user.
     #[error("this phone number is already in use")]
     PhoneTaken,
+    /// A phone (or an SMS opt-in for one) nobody proved to own; the message
+    /// says how to prove it.
+    #[error("{0}")]
+    PhoneNotVerified(String),
+    /// A proof was asked for the number the profile already has, proven.
+    #[error("this phone number is already verified on the profile")]
+    PhoneAlreadyVerified,
+    /// Too many codes asked for; retry after the given seconds.
+    #[error("{message}")]
+    VerificationRateLimited {
+        /// What limit was hit.
+        message: String,
+        /// When asking again may succeed.
+        retry_after_secs: u64,
+    },
+    /// A code was sent in but none is pending.
+    #[error(
+        "no phone verification is pending: request a code with POST /users/me/phone-verification"
+    )]
+    NoPendingVerification,
+    /// The pending code expired.
+    #[error("the code has expired: request a new one with POST /users/me/phone-verification")]
+    VerificationExpired,
+    /// A wrong (or malformed) code.
+    #[error("{message}")]
+    InvalidCode {
+        /// What is wrong and what to do.
+        message: String,
+        /// Attempts left for the pending code, when one is pending.
+        attempts_left: Option<u32>,
+    },
+    /// Twilio refuses to text this number (not a mobile number, not
+    /// allowed, ...).
+    #[error("this number cannot receive SMS from us (Twilio error {0}); use another number")]
+    PhoneUnreachable(i64),
+    /// Phone verification is not configured, or Twilio is unavailable.
+    #[error("{0}")]
+    VerificationUnavailable(String),
     /// DynamoDB refused the write because a concurrent transaction touched
     /// the same items; retrying may succeed.
     #[error("a concurrent request changed the same data; retry")]
@@ -115,7 +153,17 @@ impl Error {
             | Self::EmptyUpdate(_)
             | Self::InvalidLimit(_)
             | Self::InvalidCursor => StatusCode::BAD_REQUEST,
-            Self::UserExists(_) | Self::PhoneTaken | Self::WriteConflict => StatusCode::CONFLICT,
+            Self::UserExists(_)
+            | Self::PhoneTaken
+            | Self::WriteConflict
+            | Self::PhoneAlreadyVerified
+            | Self::NoPendingVerification => StatusCode::CONFLICT,
+            Self::PhoneNotVerified(_) => StatusCode::FORBIDDEN,
+            Self::VerificationRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::VerificationExpired | Self::InvalidCode { .. } | Self::PhoneUnreachable(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::VerificationUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::VersionMismatch(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::VersionRequired => StatusCode::PRECONDITION_REQUIRED,
@@ -150,6 +198,14 @@ impl Error {
             Self::VersionMismatch(_) => "version_mismatch",
             Self::UserExists(_) => "user_exists",
             Self::PhoneTaken => "phone_taken",
+            Self::PhoneNotVerified(_) => "phone_not_verified",
+            Self::PhoneAlreadyVerified => "phone_already_verified",
+            Self::VerificationRateLimited { .. } => "verification_rate_limited",
+            Self::NoPendingVerification => "no_pending_verification",
+            Self::VerificationExpired => "verification_expired",
+            Self::InvalidCode { .. } => "invalid_code",
+            Self::PhoneUnreachable(_) => "phone_unreachable",
+            Self::VerificationUnavailable(_) => "phone_verification_unavailable",
             Self::WriteConflict => "write_conflict",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
@@ -157,10 +213,14 @@ impl Error {
     }
 
     /// Seconds a client should wait before retrying, for `Retry-After`.
-    pub fn retry_after_secs(&self) -> Option<u32> {
+    pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::Unavailable(_) => Some(RETRY_AFTER_SECS),
+            Self::Unavailable(_) => Some(RETRY_AFTER_SECS.into()),
             Self::WriteConflict => Some(1),
+            Self::VerificationRateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            Self::VerificationUnavailable(_) => Some(SMS_RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -182,6 +242,14 @@ impl From<Error> for ApiError {
             Error::MethodNotAllowed { method, allow } => {
                 ApiError::method_not_allowed(&method, allow)
             }
+            Error::InvalidCode {
+                message,
+                attempts_left: Some(left),
+            } => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_code",
+                format!("{message} ({left} attempts left)"),
+            ),
             other => {
                 let api = ApiError::new(other.status(), other.code(), other.to_string());
                 match other.retry_after_secs() {
@@ -196,6 +264,9 @@ impl From<Error> for ApiError {
 /// The retry hint on 503s: the SDK has already retried with backoff, so
 /// a short pause is enough for throttling to clear.
 pub const RETRY_AFTER_SECS: u32 = 2;
+
+/// The retry hint when the SMS provider is unavailable.
+pub const SMS_RETRY_AFTER_SECS: u64 = 60;
 
 #[cfg(test)]
 mod tests {

@@ -25,21 +25,33 @@ impl UpdateKind {
     fn fields(self) -> &'static [&'static str] {
         match self {
             Self::OwnPatch => &["name", "phone", "sms_opt_in", "version"],
-            Self::AdminPatch | Self::AdminPut => {
-                &["email", "name", "phone", "sms_opt_in", "version"]
-            }
+            Self::AdminPatch | Self::AdminPut => &[
+                "email",
+                "name",
+                "phone",
+                "sms_opt_in",
+                "vouch_for_phone",
+                "version",
+            ],
         }
     }
 
     fn editable(self) -> &'static str {
         match self {
             Self::OwnPatch => "name, phone, sms_opt_in",
-            Self::AdminPatch | Self::AdminPut => "email, name, phone, sms_opt_in",
+            Self::AdminPatch | Self::AdminPut => "email, name, phone, sms_opt_in, vouch_for_phone",
         }
     }
 }
 
-const CREATE_FIELDS: &[&str] = &["user_id", "email", "name", "phone", "sms_opt_in"];
+const CREATE_FIELDS: &[&str] = &[
+    "user_id",
+    "email",
+    "name",
+    "phone",
+    "sms_opt_in",
+    "vouch_for_phone",
+];
 
 /// An update body: the changes and the `version` field, if sent.
 pub fn update(body: &[u8], kind: UpdateKind) -> Result<(Changes, Option<u64>), Error> {
@@ -53,6 +65,11 @@ pub fn update(body: &[u8], kind: UpdateKind) -> Result<(Changes, Option<u64>), E
         name: fields.get("name").map(name).transpose()?,
         phone: fields.get("phone").map(phone).transpose()?,
         sms_opt_in: fields.get("sms_opt_in").map(sms_opt_in).transpose()?,
+        vouch_for_phone: fields
+            .get("vouch_for_phone")
+            .map(vouch_for_phone)
+            .transpose()?
+            .unwrap_or(false),
     };
     if kind == UpdateKind::AdminPut {
         changes.email = Some(changes.email.ok_or(Error::MissingField("email"))?);
@@ -82,6 +99,11 @@ pub fn create(body: &[u8]) -> Result<NewProfile, Error> {
         sms_opt_in: fields
             .get("sms_opt_in")
             .map(sms_opt_in)
+            .transpose()?
+            .unwrap_or(false),
+        vouch_for_phone: fields
+            .get("vouch_for_phone")
+            .map(vouch_for_phone)
             .transpose()?
             .unwrap_or(false),
     })
@@ -144,6 +166,40 @@ fn phone(value: &Value) -> Result<Option<String>, Error> {
 
 fn sms_opt_in(value: &Value) -> Result<bool, Error> {
     value.as_bool().ok_or(Error::InvalidSmsOptIn)
+}
+
+fn vouch_for_phone(value: &Value) -> Result<bool, Error> {
+    value
+        .as_bool()
+        .ok_or_else(|| Error::InvalidJson("vouch_for_phone must be true or false".into()))
+}
+
+/// A `POST /users/me/phone-verification` body: the number to prove.
+pub fn verification_request(body: &[u8]) -> Result<String, Error> {
+    let fields = object(body, &["phone"])?;
+    match fields.get("phone") {
+        Some(Value::String(raw)) => validate::phone(raw),
+        Some(_) => Err(Error::InvalidPhone("phone must be a string".into())),
+        None => Err(Error::MissingField("phone")),
+    }
+}
+
+/// A `POST /users/me/phone-verification/confirm` body: the code received,
+/// six digits.
+pub fn verification_code(body: &[u8]) -> Result<String, Error> {
+    let fields = object(body, &["code"])?;
+    match fields.get("code") {
+        Some(Value::String(code))
+            if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Ok(code.clone())
+        }
+        Some(_) => Err(Error::InvalidCode {
+            message: "code must be the six digits sent by SMS, as a string".into(),
+            attempts_left: None,
+        }),
+        None => Err(Error::MissingField("code")),
+    }
 }
 
 #[cfg(test)]

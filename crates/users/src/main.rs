@@ -1,5 +1,5 @@
-//! Lambda entry point of the users function: configuration, logging and the
-//! DynamoDB client, once per cold start. `AWS_ENDPOINT_URL` points the same
+//! Lambda entry point of the users function: configuration, logging, the
+//! DynamoDB and Secrets Manager clients, once per cold start. `AWS_ENDPOINT_URL` points the same
 //! binary at moto for smoke tests (see the `aws-env` crate for why not aws-config).
 
 use std::convert::Infallible;
@@ -16,10 +16,22 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ))
     })
     .await?;
-    let deps = users::Deps::new(config, aws.dynamodb_client());
+    let deps = match users::Deps::new(config, aws.dynamodb_client(), aws.secretsmanager_client()) {
+        Ok(deps) => deps,
+        Err(err) => return Err(function_init::fail("Runtime.InitError", err).await),
+    };
+    if deps.phone_proof.is_none() {
+        tracing::warn!(
+            "TWILIO_SECRET_ID and SMS_FROM are not set: nobody can prove a phone number, \
+             so only administrators (vouch_for_phone) can set one"
+        );
+    }
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, Infallible>(users::handle_event(deps, event.payload).await)
+        let budget = function_init::time_budget(&event.context, users::DEADLINE_RESERVE);
+        // Boxed: the handler's future is deep enough to overflow the
+        // compiler's layout recursion limit when nested in the runtime's.
+        Ok::<Value, Infallible>(Box::pin(users::handle_event(deps, event.payload, budget)).await)
     }))
     .await
 }

@@ -22,6 +22,12 @@ pub struct Profile {
     pub name: String,
     /// E.164 phone number, `null` when none.
     pub phone: Option<String>,
+    /// When the owner of `phone` was proven (RFC 3339); `null` for a phone
+    /// nobody proved (set before proofs existed) or no phone.
+    pub phone_verified_at: Option<String>,
+    /// How: `sms_code`, or `admin:<sub>` for a number an administrator
+    /// vouched for.
+    pub phone_verified_by: Option<String>,
     /// Opted in to SMS replies.
     pub sms_opt_in: bool,
     /// RFC 3339 creation time.
@@ -67,10 +73,27 @@ impl Profile {
                 AttributeValue::N(self.version.to_string()),
             ),
         ]);
-        if let Some(phone) = &self.phone {
-            item.insert(attr::PHONE.to_owned(), AttributeValue::S(phone.clone()));
+        for (name, value) in self.optional_attributes() {
+            if let Some(value) = value {
+                item.insert(name.to_owned(), AttributeValue::S(value.to_owned()));
+            }
         }
         item
+    }
+
+    /// The attributes that are absent rather than empty when unset (a GSI
+    /// key cannot be empty), with their values.
+    pub fn optional_attributes(&self) -> [(&'static str, Option<&str>); 3] {
+        [
+            (attr::PHONE, self.phone.as_deref()),
+            (attr::PHONE_VERIFIED_AT, self.phone_verified_at.as_deref()),
+            (attr::PHONE_VERIFIED_BY, self.phone_verified_by.as_deref()),
+        ]
+    }
+
+    /// Whether `phone` is set and its owner was proven.
+    pub fn phone_is_verified(&self) -> bool {
+        self.phone.is_some() && self.phone_verified_at.is_some()
     }
 
     /// Reads an item; a missing or mistyped attribute is an internal error
@@ -86,12 +109,17 @@ impl Profile {
                 .map(str::to_owned)
                 .map_err(corrupt)
         };
+        let optional = |name: &str| {
+            user_record::optional_string(item, name)
+                .map(|value| value.map(str::to_owned))
+                .map_err(corrupt)
+        };
         Ok(Self {
             email: text(attr::EMAIL)?,
             name: text(attr::NAME)?,
-            phone: user_record::optional_string(item, attr::PHONE)
-                .map_err(corrupt)?
-                .map(str::to_owned),
+            phone: optional(attr::PHONE)?,
+            phone_verified_at: optional(attr::PHONE_VERIFIED_AT)?,
+            phone_verified_by: optional(attr::PHONE_VERIFIED_BY)?,
             sms_opt_in: user_record::bool_or(item, attr::SMS_OPT_IN, false).map_err(corrupt)?,
             created_at: text(attr::CREATED_AT)?,
             updated_at: text(attr::UPDATED_AT)?,
@@ -114,16 +142,22 @@ pub struct NewProfile {
     pub phone: Option<String>,
     /// Opted in to SMS replies.
     pub sms_opt_in: bool,
+    /// The administrator vouches for `phone` (`vouch_for_phone`).
+    pub vouch_for_phone: bool,
 }
 
 impl NewProfile {
-    /// Version 1 of the profile, created at `now`.
-    pub fn into_profile(self, now: &str) -> Profile {
+    /// Version 1 of the profile, created at `now`; a vouched phone is
+    /// recorded as verified by `by`.
+    pub fn into_profile(self, now: &str, by: &str) -> Profile {
+        let vouched = self.vouch_for_phone && self.phone.is_some();
         Profile {
             user_id: self.user_id,
             email: self.email,
             name: self.name,
             phone: self.phone,
+            phone_verified_at: vouched.then(|| now.to_owned()),
+            phone_verified_by: vouched.then(|| by.to_owned()),
             sms_opt_in: self.sms_opt_in,
             created_at: now.to_owned(),
             updated_at: now.to_owned(),
@@ -143,16 +177,35 @@ pub struct Changes {
     pub phone: Option<Option<String>>,
     /// New opt-in flag.
     pub sms_opt_in: Option<bool>,
+    /// An administrator vouches for the resulting phone (`vouch_for_phone`).
+    pub vouch_for_phone: bool,
 }
 
 impl Changes {
     /// The next version of `current` with these changes, written at `now`.
-    pub fn apply(&self, current: &Profile, now: &str) -> Profile {
+    /// The phone's proof stays with an unchanged number and goes with a
+    /// changed or removed one; a vouched phone is verified by `by`.
+    pub fn apply(&self, current: &Profile, now: &str, by: &str) -> Profile {
+        let phone = self.phone.clone().unwrap_or_else(|| current.phone.clone());
+        let (mut verified_at, mut verified_by) = if phone == current.phone {
+            (
+                current.phone_verified_at.clone(),
+                current.phone_verified_by.clone(),
+            )
+        } else {
+            (None, None)
+        };
+        if self.vouch_for_phone && phone.is_some() && verified_at.is_none() {
+            verified_at = Some(now.to_owned());
+            verified_by = Some(by.to_owned());
+        }
         Profile {
             user_id: current.user_id.clone(),
             email: self.email.clone().unwrap_or_else(|| current.email.clone()),
             name: self.name.clone().unwrap_or_else(|| current.name.clone()),
-            phone: self.phone.clone().unwrap_or_else(|| current.phone.clone()),
+            phone,
+            phone_verified_at: verified_at,
+            phone_verified_by: verified_by,
             sms_opt_in: self.sms_opt_in.unwrap_or(current.sms_opt_in),
             created_at: current.created_at.clone(),
             updated_at: now.to_owned(),
@@ -178,8 +231,9 @@ mod tests {
             name: "Ada".into(),
             phone: Some("+14155550123".into()),
             sms_opt_in: true,
+            vouch_for_phone: true,
         }
-        .into_profile("2026-11-28T04:00:00Z")
+        .into_profile("2026-11-28T04:00:00Z", "admin:a-1")
     }
 
     #[test]
@@ -188,6 +242,8 @@ mod tests {
         assert_eq!(Profile::from_item(&profile.to_item()).unwrap(), profile);
         let no_phone = Profile {
             phone: None,
+            phone_verified_at: None,
+            phone_verified_by: None,
             ..sample()
         };
         let item = no_phone.to_item();
@@ -222,15 +278,49 @@ mod tests {
             phone: Some(None),
             ..Changes::default()
         }
-        .apply(&current, "2026-11-28T05:00:00Z");
+        .apply(&current, "2026-11-28T05:00:00Z", "admin:a-1");
         assert_eq!(next.name, "Ada L.");
         assert_eq!(next.phone, None);
+        assert_eq!(
+            next.phone_verified_at, None,
+            "the proof goes with the number"
+        );
         assert_eq!(next.email, current.email);
         assert!(next.sms_opt_in);
         assert_eq!(next.version, 2);
         assert_eq!(next.created_at, current.created_at);
         assert_eq!(next.updated_at, "2026-11-28T05:00:00Z");
         assert_eq!(next.etag(), "\"2\"");
+    }
+
+    #[test]
+    fn a_phone_proof_stays_with_its_number_and_a_vouch_proves_a_new_one() {
+        let current = sample();
+        assert!(current.phone_is_verified());
+        assert_eq!(current.phone_verified_by.as_deref(), Some("admin:a-1"));
+        let renamed = Changes {
+            name: Some("Ada".into()),
+            ..Changes::default()
+        }
+        .apply(&current, "2026-11-28T06:00:00Z", "x");
+        assert_eq!(renamed.phone_verified_at, current.phone_verified_at);
+        let changed = Changes {
+            phone: Some(Some("+14155550124".into())),
+            ..Changes::default()
+        }
+        .apply(&current, "2026-11-28T06:00:00Z", "x");
+        assert!(!changed.phone_is_verified());
+        let vouched = Changes {
+            phone: Some(Some("+14155550124".into())),
+            vouch_for_phone: true,
+            ..Changes::default()
+        }
+        .apply(&current, "2026-11-28T06:00:00Z", "admin:a-2");
+        assert_eq!(vouched.phone_verified_by.as_deref(), Some("admin:a-2"));
+        assert_eq!(
+            vouched.phone_verified_at.as_deref(),
+            Some("2026-11-28T06:00:00Z")
+        );
     }
 
     #[test]

@@ -11,6 +11,10 @@ pub enum Route {
     GetMe,
     /// `PATCH /users/me`
     PatchMe,
+    /// `POST /users/me/phone-verification`: text a code to a number.
+    StartPhoneVerification,
+    /// `POST /users/me/phone-verification/confirm`: prove the number with the code.
+    ConfirmPhoneVerification,
     /// `GET /users` (admin)
     List,
     /// `POST /users` (admin)
@@ -28,6 +32,7 @@ pub enum Route {
 const COLLECTION: &[&str] = &["GET", "POST"];
 const ME: &[&str] = &["GET", "PATCH"];
 const ITEM: &[&str] = &["GET", "PUT", "PATCH", "DELETE"];
+const POST_ONLY: &[&str] = &["POST"];
 
 impl Route {
     /// Routes `method` on `path` (the stage already stripped); a trailing
@@ -56,6 +61,14 @@ impl Route {
                 Method::GET => Ok(Self::GetMe),
                 Method::PATCH => Ok(Self::PatchMe),
                 _ => Err(not_allowed(ME)),
+            },
+            ["users", "me", "phone-verification"] => match *method {
+                Method::POST => Ok(Self::StartPhoneVerification),
+                _ => Err(not_allowed(POST_ONLY)),
+            },
+            ["users", "me", "phone-verification", "confirm"] => match *method {
+                Method::POST => Ok(Self::ConfirmPhoneVerification),
+                _ => Err(not_allowed(POST_ONLY)),
             },
             ["users", id] => {
                 let make: fn(String) -> Self = match *method {
@@ -109,6 +122,20 @@ mod tests {
         assert_eq!(
             route(Method::DELETE, "/users/u-1").unwrap(),
             Route::Delete("u-1".into())
+        );
+        assert_eq!(
+            route(Method::POST, "/users/me/phone-verification").unwrap(),
+            Route::StartPhoneVerification
+        );
+        assert_eq!(
+            route(Method::POST, "/users/me/phone-verification/confirm/").unwrap(),
+            Route::ConfirmPhoneVerification
+        );
+        assert_eq!(
+            route(Method::GET, "/users/me/phone-verification")
+                .unwrap_err()
+                .code(),
+            "method_not_allowed"
         );
     }
 

@@ -18,7 +18,18 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use crate::Error;
+use crate::phone_proof::{Challenge, MAX_ATTEMPTS, ProofState};
 use crate::profile::{Profile, attr};
+
+/// The attributes of a pending phone proof, removed together.
+const CHALLENGE_ATTRIBUTES: [&str; 6] = [
+    attr::PHONE_CODE_ID,
+    attr::PHONE_CODE_PHONE,
+    attr::PHONE_CODE_MAC,
+    attr::PHONE_CODE_EXPIRES_AT,
+    attr::PHONE_CODE_SENT_AT,
+    attr::PHONE_CODE_ATTEMPTS,
+];
 
 /// Attribute of a claim item naming its owner.
 const CLAIM_OWNER: &str = "user_id";
@@ -58,6 +69,17 @@ impl Store {
     /// The profile of `user_id`, read strongly consistent so that a client
     /// sees its own writes.
     pub async fn get(&self, user_id: &str) -> Result<Option<Profile>, Error> {
+        Ok(self
+            .get_with_proof(user_id)
+            .await?
+            .map(|(profile, _)| profile))
+    }
+
+    /// The profile of `user_id` with its phone proof state.
+    pub async fn get_with_proof(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<(Profile, ProofState)>, Error> {
         let output = self
             .client
             .get_item()
@@ -67,7 +89,163 @@ impl Store {
             .send()
             .await
             .map_err(|err| sdk_error("GetItem", err))?;
-        output.item.as_ref().map(Profile::from_item).transpose()
+        output
+            .item
+            .as_ref()
+            .map(|item| Ok((Profile::from_item(item)?, ProofState::from_item(item))))
+            .transpose()
+    }
+
+    /// Who claimed `phone`, if anyone.
+    pub async fn phone_owner(&self, phone: &str) -> Result<Option<String>, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.claims_table)
+            .key(attr::PHONE, AttributeValue::S(phone.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| sdk_error("GetItem", err))?;
+        Ok(output
+            .item
+            .as_ref()
+            .and_then(|item| {
+                user_record::optional_string(item, CLAIM_OWNER)
+                    .ok()
+                    .flatten()
+            })
+            .map(str::to_owned))
+    }
+
+    /// Stores `challenge` as the pending proof of `user_id` with the send
+    /// counters `(sends, window_start)`, if the proof state is still
+    /// `previous` (two requests racing for the rate limit: one wins, the
+    /// other gets [`Error::WriteConflict`]).
+    pub async fn start_challenge(
+        &self,
+        user_id: &str,
+        challenge: &Challenge,
+        counters: (u32, u64),
+        previous: &ProofState,
+    ) -> Result<(), Error> {
+        let n = |value: u64| AttributeValue::N(value.to_string());
+        let s = |value: &str| AttributeValue::S(value.to_owned());
+        let values = [
+            (attr::PHONE_CODE_ID, s(&challenge.id)),
+            (attr::PHONE_CODE_PHONE, s(&challenge.phone)),
+            (attr::PHONE_CODE_MAC, s(&challenge.mac)),
+            (attr::PHONE_CODE_EXPIRES_AT, n(challenge.expires_at)),
+            (attr::PHONE_CODE_SENT_AT, n(challenge.sent_at)),
+            (attr::PHONE_CODE_ATTEMPTS, n(u64::from(challenge.attempts))),
+            (attr::PHONE_CODE_SENDS, n(u64::from(counters.0))),
+            (attr::PHONE_CODE_WINDOW_START, n(counters.1)),
+        ];
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.users_table)
+            .key(attr::USER_ID, s(user_id))
+            .expression_attribute_names("#uid", attr::USER_ID)
+            .expression_attribute_names("#cid", attr::PHONE_CODE_ID)
+            .expression_attribute_names("#sends", attr::PHONE_CODE_SENDS);
+        let mut sets = Vec::new();
+        for (index, (name, value)) in values.into_iter().enumerate() {
+            sets.push(format!("#s{index} = :s{index}"));
+            update = update
+                .expression_attribute_names(format!("#s{index}"), name)
+                .expression_attribute_values(format!(":s{index}"), value);
+        }
+        let mut conditions = vec!["attribute_exists(#uid)".to_owned()];
+        match &previous.challenge {
+            Some(old) => {
+                conditions.push("#cid = :old_cid".into());
+                update = update.expression_attribute_values(":old_cid", s(&old.id));
+            }
+            None => conditions.push("attribute_not_exists(#cid)".into()),
+        }
+        if previous.window_start == 0 {
+            conditions.push("attribute_not_exists(#sends)".into());
+        } else {
+            conditions.push("#sends = :old_sends".into());
+            update = update.expression_attribute_values(":old_sends", n(u64::from(previous.sends)));
+        }
+        let result = update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(conditions.join(" AND "))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Err(Error::WriteConflict),
+            Err(err) => Err(sdk_error("UpdateItem", err)),
+        }
+    }
+
+    /// Counts a wrong code against `challenge`; the last allowed one ends
+    /// it. Returns the attempts left.
+    pub async fn fail_attempt(&self, user_id: &str, challenge: &Challenge) -> Result<u32, Error> {
+        let attempts = challenge.attempts.saturating_add(1);
+        let left = MAX_ATTEMPTS.saturating_sub(attempts);
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.users_table)
+            .key(attr::USER_ID, AttributeValue::S(user_id.to_owned()))
+            .condition_expression("#cid = :cid AND #attempts = :attempts")
+            .expression_attribute_names("#cid", attr::PHONE_CODE_ID)
+            .expression_attribute_names("#attempts", attr::PHONE_CODE_ATTEMPTS)
+            .expression_attribute_values(":cid", AttributeValue::S(challenge.id.clone()))
+            .expression_attribute_values(
+                ":attempts",
+                AttributeValue::N(challenge.attempts.to_string()),
+            );
+        let update = if left == 0 {
+            let (expression, names) = remove_challenge_expression();
+            names
+                .into_iter()
+                .fold(update.update_expression(expression), |u, (k, v)| {
+                    u.expression_attribute_names(k, v)
+                })
+        } else {
+            update
+                .update_expression("SET #attempts = :next")
+                .expression_attribute_values(":next", AttributeValue::N(attempts.to_string()))
+        };
+        match update.send().await {
+            Ok(_) => Ok(left),
+            Err(err) if is_condition_failure(&err) => Err(Error::WriteConflict),
+            Err(err) => Err(sdk_error("UpdateItem", err)),
+        }
+    }
+
+    /// Ends the pending `challenge_id` (expired), if it is still pending.
+    pub async fn clear_challenge(&self, user_id: &str, challenge_id: &str) -> Result<(), Error> {
+        let (expression, names) = remove_challenge_expression();
+        let result = names
+            .into_iter()
+            .fold(
+                self.client
+                    .update_item()
+                    .table_name(&self.users_table)
+                    .key(attr::USER_ID, AttributeValue::S(user_id.to_owned()))
+                    .update_expression(expression)
+                    .condition_expression("#cid = :cid")
+                    .expression_attribute_values(
+                        ":cid",
+                        AttributeValue::S(challenge_id.to_owned()),
+                    ),
+                |u, (k, v)| u.expression_attribute_names(k, v),
+            )
+            .expression_attribute_names("#cid", attr::PHONE_CODE_ID)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone else ended or replaced it: nothing left to clear.
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(sdk_error("UpdateItem", err)),
+        }
     }
 
     /// Creates `profile` (version 1) and its phone claim.
@@ -92,7 +270,19 @@ impl Store {
     /// A version mismatch (or a profile deleted meanwhile) is
     /// [`Error::VersionMismatch`].
     pub async fn replace(&self, current: &Profile, next: &Profile) -> Result<(), Error> {
-        let mut items = vec![self.update_profile(current.version, next)?];
+        self.replace_proving(current, next, None).await
+    }
+
+    /// [`Store::replace`] that, with `challenge_id`, also requires that
+    /// challenge to be the pending one and ends it: the write of a proven
+    /// phone.
+    pub async fn replace_proving(
+        &self,
+        current: &Profile,
+        next: &Profile,
+        challenge_id: Option<&str>,
+    ) -> Result<(), Error> {
+        let mut items = vec![self.update_profile(current.version, next, challenge_id)?];
         if next.phone != current.phone {
             if let Some(phone) = &next.phone {
                 items.push(self.claim(phone, &next.user_id)?);
@@ -214,15 +404,20 @@ impl Store {
         &self,
         expected_version: u64,
         next: &Profile,
+        challenge_id: Option<&str>,
     ) -> Result<TransactWriteItem, Error> {
         let mut owned = next.to_item();
         owned.remove(attr::USER_ID);
         owned.remove(attr::VERSION);
         let mut sets = vec!["#version = :version".to_owned()];
+        let condition = match challenge_id {
+            Some(_) => "#version = :expected AND #cid = :cid",
+            None => "#version = :expected",
+        };
         let mut update = Update::builder()
             .table_name(&self.users_table)
             .key(attr::USER_ID, AttributeValue::S(next.user_id.clone()))
-            .condition_expression("#version = :expected")
+            .condition_expression(condition)
             .expression_attribute_names("#version", attr::VERSION)
             .expression_attribute_values(
                 ":expected",
@@ -239,10 +434,26 @@ impl Store {
                 .expression_attribute_values(format!(":a{index}"), value);
         }
         let mut expression = format!("SET {}", sets.join(", "));
-        if next.phone.is_none() {
-            // A GSI key cannot be empty: no phone means no attribute.
-            expression.push_str(" REMOVE #phone");
-            update = update.expression_attribute_names("#phone", attr::PHONE);
+        // A GSI key cannot be empty: no phone means no attribute (and no
+        // proof of one).
+        let mut removes: Vec<&str> = next
+            .optional_attributes()
+            .into_iter()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name)
+            .collect();
+        if let Some(challenge_id) = challenge_id {
+            update = update
+                .expression_attribute_names("#cid", attr::PHONE_CODE_ID)
+                .expression_attribute_values(":cid", AttributeValue::S(challenge_id.to_owned()));
+            removes.extend(CHALLENGE_ATTRIBUTES);
+        }
+        if !removes.is_empty() {
+            let names: Vec<String> = (0..removes.len()).map(|i| format!("#r{i}")).collect();
+            expression.push_str(&format!(" REMOVE {}", names.join(", ")));
+            for (placeholder, name) in names.into_iter().zip(removes) {
+                update = update.expression_attribute_names(placeholder, name);
+            }
         }
         let update = update
             .update_expression(expression)
@@ -300,6 +511,24 @@ impl Store {
             Err(err) => Err(Other(sdk_error("TransactWriteItems", err))),
         }
     }
+}
+
+/// `REMOVE` of every challenge attribute, with its name placeholders.
+fn remove_challenge_expression() -> (String, Vec<(String, &'static str)>) {
+    let names: Vec<(String, &'static str)> = CHALLENGE_ATTRIBUTES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (format!("#c{i}"), *name))
+        .collect();
+    let list: Vec<&str> = names
+        .iter()
+        .map(|(placeholder, _)| placeholder.as_str())
+        .collect();
+    (format!("REMOVE {}", list.join(", ")), names)
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
 }
 
 enum TransactError {

@@ -55,20 +55,23 @@ async fn missing_authorizer_identity_is_401_on_every_route() {
 async fn patch_me_updates_own_fields_and_bumps_the_version() {
     let api = Api::start().await;
     api.seed("u-1", None).await;
+    let proven = api.prove("u-1", "+14155550102").await;
+    assert_eq!(proven.version(), 2);
     let resp = api
         .call(
             Req::patch("/users/me")
                 .user("u-1")
-                .if_match(1)
+                .if_match(2)
                 .json(json!({"name": "  Ada  ", "phone": "+14155550102", "sms_opt_in": true})),
         )
         .await;
     assert_eq!(resp.status, 200, "{resp:?}");
     assert_eq!(resp.body["name"], "Ada");
     assert_eq!(resp.body["phone"], "+14155550102");
+    assert_eq!(resp.body["phone_verified_by"], "sms_code");
     assert_eq!(resp.body["sms_opt_in"], true);
-    assert_eq!(resp.version(), 2);
-    assert_eq!(resp.header("etag"), Some("\"2\""));
+    assert_eq!(resp.version(), 3);
+    assert_eq!(resp.header("etag"), Some("\"3\""));
     assert_eq!(
         api.claim_owner("+14155550102").await.as_deref(),
         Some("u-1")
@@ -186,7 +189,12 @@ async fn invalid_bodies_get_400_with_their_own_codes() {
         assert_eq!((resp.status, resp.code()), (400, code), "{body}");
     }
     let resp = api
-        .call(Req::patch("/users/me").user("u-1").raw_body("name=x"))
+        .call(
+            Req::patch("/users/me")
+                .user("u-1")
+                .bearer()
+                .raw_body("name=x"),
+        )
         .await;
     assert_eq!((resp.status, resp.code()), (400, "invalid_json"));
     let unknown = api
@@ -269,7 +277,7 @@ async fn admin_creates_a_profile_once() {
     let resp = api
         .call(Req::post("/users").admin().json(json!({
             "user_id": "u-9", "email": "nine@example.com", "name": "Nine",
-            "phone": "+14155550109", "sms_opt_in": true
+            "phone": "+14155550109", "sms_opt_in": true, "vouch_for_phone": true
         })))
         .await;
     assert_eq!(resp.status, 201, "{resp:?}");
@@ -303,7 +311,8 @@ async fn creating_with_a_taken_phone_is_409_and_writes_nothing() {
     api.seed("u-1", Some("+14155550110")).await;
     let resp = api
         .call(Req::post("/users").admin().json(json!({
-            "user_id": "u-2", "email": "two@example.com", "name": "Two", "phone": "+14155550110"
+            "user_id": "u-2", "email": "two@example.com", "name": "Two", "phone": "+14155550110",
+            "vouch_for_phone": true
         })))
         .await;
     assert_eq!((resp.status, resp.code()), (409, "phone_taken"));
@@ -379,33 +388,12 @@ async fn changing_phone_releases_the_old_number_for_others() {
     let api = Api::start().await;
     api.seed("u-1", Some("+14155550120")).await;
     api.seed("u-2", None).await;
-    let moved = api
-        .call(
-            Req::patch("/users/me")
-                .user("u-1")
-                .if_match(1)
-                .json(json!({"phone": "+14155550121"})),
-        )
-        .await;
-    assert_eq!(moved.status, 200, "{moved:?}");
+    let moved = api.prove("u-1", "+14155550121").await;
+    assert_eq!(moved.body["phone"], "+14155550121");
     assert_eq!(api.claim_owner("+14155550120").await, None);
-    let taken = api
-        .call(
-            Req::patch("/users/me")
-                .user("u-2")
-                .if_match(1)
-                .json(json!({"phone": "+14155550121"})),
-        )
-        .await;
+    let taken = api.start_proof("u-2", "+14155550121").await;
     assert_eq!((taken.status, taken.code()), (409, "phone_taken"));
-    let freed = api
-        .call(
-            Req::patch("/users/me")
-                .user("u-2")
-                .if_match(1)
-                .json(json!({"phone": "+14155550120"})),
-        )
-        .await;
+    let freed = api.prove("u-2", "+14155550120").await;
     assert_eq!(freed.status, 200, "{freed:?}");
     assert_eq!(
         api.claim_owner("+14155550120").await.as_deref(),
@@ -419,7 +407,8 @@ async fn changing_phone_releases_the_old_number_for_others() {
                 .json(json!({"phone": null})),
         )
         .await;
-    assert_eq!(cleared.status, 200);
+    assert_eq!(cleared.status, 200, "{cleared:?}");
+    assert_eq!(cleared.body["phone_verified_at"], serde_json::Value::Null);
     assert_eq!(api.claim_owner("+14155550121").await, None);
     assert_eq!(api.claim_count().await, 1);
 }
@@ -429,13 +418,17 @@ async fn two_concurrent_claims_of_one_number_exactly_one_wins() {
     let api = Api::start().await;
     api.seed("u-1", None).await;
     api.seed("u-2", None).await;
-    let claim = |user: &str| {
-        Req::patch("/users/me")
-            .user(user)
-            .if_match(1)
-            .json(json!({"phone": "+14155550130"}))
-    };
-    let (a, b) = tokio::join!(api.call(claim("u-1")), api.call(claim("u-2")));
+    let phone = "+14155550130";
+    let mut codes = Vec::new();
+    for user in ["u-1", "u-2"] {
+        let started = api.start_proof(user, phone).await;
+        assert_eq!(started.status, 202, "{started:?}");
+        codes.push(api.code_sent_to(phone).await);
+    }
+    let (a, b) = tokio::join!(
+        api.confirm_code("u-1", &codes[0]),
+        api.confirm_code("u-2", &codes[1])
+    );
     let mut statuses = [a.status, b.status];
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
@@ -445,10 +438,7 @@ async fn two_concurrent_claims_of_one_number_exactly_one_wins() {
         ("u-2", &a)
     };
     assert_eq!(loser.code(), "phone_taken");
-    assert_eq!(
-        api.claim_owner("+14155550130").await.as_deref(),
-        Some(winner)
-    );
+    assert_eq!(api.claim_owner(phone).await.as_deref(), Some(winner));
     let loser_id = if winner == "u-1" { "u-2" } else { "u-1" };
     let loser_profile = api.call(Req::get("/users/me").user(loser_id)).await;
     assert_eq!(loser_profile.body["phone"], serde_json::Value::Null);

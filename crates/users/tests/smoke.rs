@@ -42,7 +42,25 @@ fn subset_matching_follows_the_smoke_format() {
 async fn smoke_cases_pass_against_moto_with_the_schema_tables() {
     let moto = common::Moto::acquire();
     let url = moto.endpoint_url();
-    let smoke: Value = serde_json::from_str(&SMOKE.replace("{{moto_url}}", &url)).unwrap();
+    // Serve `files` like the smoke runner's static file server does.
+    let files = wiremock::MockServer::start().await;
+    let parsed: Value = serde_json::from_str(SMOKE).unwrap();
+    for (url_path, file) in parsed["files"].as_object().unwrap() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file.as_str().unwrap());
+        wiremock::Mock::given(wiremock::matchers::path(url_path.as_str()))
+            .respond_with(
+                wiremock::ResponseTemplate::new(201)
+                    .set_body_raw(std::fs::read(path).unwrap(), "application/json"),
+            )
+            .mount(&files)
+            .await;
+    }
+    let smoke: Value = serde_json::from_str(
+        &SMOKE
+            .replace("{{moto_url}}", &url)
+            .replace("{{static_url}}", &files.uri()),
+    )
+    .unwrap();
     let env: Vec<(String, String)> = smoke["env"]
         .as_object()
         .unwrap()
@@ -66,15 +84,32 @@ async fn smoke_cases_pass_against_moto_with_the_schema_tables() {
     moto_harness::create_tables_from_schema(&client, common::SCHEMA, "")
         .await
         .unwrap();
+    // ... and its items and secrets.
+    for (table, items) in smoke["moto"]["items"].as_object().unwrap() {
+        moto_harness::put_items(&client, table, items.as_array().unwrap())
+            .await
+            .unwrap();
+    }
+    let secrets = moto.secrets_client().await;
+    for (name, value) in smoke["moto"]["secrets"].as_object().unwrap() {
+        moto_harness::create_secret(&secrets, name, value)
+            .await
+            .unwrap();
+    }
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let config = Config::from_env(pairs.as_slice()).unwrap();
-    let deps = Deps::new(config, client);
+    let deps = Deps::new(config, client, secrets).unwrap();
 
     let cases = smoke["cases"].as_array().unwrap();
     assert!(!cases.is_empty());
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let response = users::handle_event(&deps, case["event"].clone()).await;
+        let response = users::handle_event(
+            &deps,
+            case["event"].clone(),
+            std::time::Duration::from_secs(9),
+        )
+        .await;
         let expect = case
             .get("expect")
             .expect("the users function never posts an invocation error");

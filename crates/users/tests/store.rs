@@ -87,12 +87,17 @@ async fn deps_at(endpoint: &str, users_table: &str) -> Deps {
     Deps::new(
         Config::from_env(env.as_slice()).unwrap(),
         aws_sdk_dynamodb::Client::from_conf(config),
+        aws.secretsmanager_client(),
     )
+    .unwrap()
 }
 
 async fn get_me(deps: &Deps) -> common::Resp {
     let event = Req::get("/users/me").user("u-1").event();
-    common::Resp::from_event(users::handle_event(deps, event).await, false)
+    common::Resp::from_event(
+        users::handle_event(deps, event, Duration::from_secs(9)).await,
+        false,
+    )
 }
 
 #[tokio::test]
@@ -260,7 +265,7 @@ async fn put_and_patch_keep_attributes_that_other_functions_own() {
         .admin()
         .if_match(1)
         .json(serde_json::json!(
-            {"email": "new@example.com", "name": "New", "phone": "+14155550171"}
+            {"email": "new@example.com", "name": "New", "phone": "+14155550171", "vouch_for_phone": true}
         ));
     let resp = api.call(put).await;
     assert_eq!((resp.status, resp.version()), (200, 2), "{resp:?}");

@@ -17,9 +17,12 @@ pub enum Action {
     Cargo(Vec<String>),
     /// Any program from the workspace root (terraform, checkov, nix, ...).
     Run { program: String, args: Vec<String> },
-    /// The workspace's tests: nextest when installed (plus doc tests), else
-    /// `cargo test`.
+    /// The workspace's tests: the flake's `workspace-nextest` replayed under
+    /// a Nix sandbox's conditions (so CI and `nix flake check` run the same
+    /// test command in the same conditions), then the doc tests.
     Tests,
+    /// A phase of `cargo xtask nix-replay`.
+    NixReplay(crate::replay::Phase),
     /// `cargo xtask dist` for the declared target into dist/.
     Dist,
     /// `cargo xtask check` of dist/.
@@ -80,9 +83,10 @@ pub fn steps() -> Vec<Step> {
                 "warnings",
             ],
         ),
+        Step::run("nix", "bash", &["nix/tests/run.sh"]),
+        Step::new("nix-eval", Action::NixReplay(crate::replay::Phase::Eval)),
         Step::new("test", Action::Tests),
         Step::new("crypto", Action::CryptoStack),
-        Step::run("nix", "bash", &["nix/tests/run.sh"]),
         Step::run("actionlint", "actionlint", &[".github/workflows/nix.yml"]),
         Step::run("taplo", "taplo", &["fmt", "--check"]),
         Step::run("terraform", "bash", &["terraform/scripts/ci.sh"]),
@@ -95,25 +99,35 @@ pub fn steps() -> Vec<Step> {
             &["terraform/scripts/check-dist.sh", "dist"],
         ),
         Step::new("repro", Action::Repro),
+        Step::new("nix-boot", Action::NixReplay(crate::replay::Phase::Boot)),
+        Step::new(
+            "nix-artifact",
+            Action::NixReplay(crate::replay::Phase::Artifact),
+        ),
+        Step::new(
+            "nix-controls",
+            Action::NixReplay(crate::replay::Phase::Controls),
+        ),
     ]
 }
 
-/// The cargo invocations of the test step.
-pub fn test_commands(nextest: bool) -> Vec<Vec<String>> {
-    let words = |line: &str| line.split_whitespace().map(str::to_owned).collect();
-    if nextest {
-        // nextest does not run doc tests.
-        vec![
-            words("nextest run --workspace --locked"),
-            words("test --workspace --locked --doc"),
-        ]
-    } else {
-        vec![words("test --workspace --locked")]
-    }
+/// The cargo invocation of the test step after the replayed nextest: the doc
+/// tests, which nextest does not run.
+pub fn doc_test_command() -> Vec<String> {
+    "test --workspace --locked --doc"
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
-fn nextest_installed(ws: &Workspace) -> bool {
-    probe(Command::new(&ws.cargo).args(["nextest", "--version"])).is_some()
+fn replay(ws: &Workspace, phase: crate::replay::Phase) -> anyhow::Result<()> {
+    crate::replay::replay(
+        ws,
+        &crate::replay::Options {
+            phases: vec![phase],
+            dist: ws.root.join("dist"),
+        },
+    )
 }
 
 fn execute(ws: &Workspace, target: &BuildTarget, action: &Action) -> anyhow::Result<()> {
@@ -124,9 +138,11 @@ fn execute(ws: &Workspace, target: &BuildTarget, action: &Action) -> anyhow::Res
         Action::Run { program, args } => {
             run(Command::new(program).current_dir(&ws.root).args(args))
         }
-        Action::Tests => test_commands(nextest_installed(ws))
-            .iter()
-            .try_for_each(|args| cargo(args)),
+        Action::Tests => {
+            replay(ws, crate::replay::Phase::Test)?;
+            cargo(&doc_test_command())
+        }
+        Action::NixReplay(phase) => replay(ws, *phase),
         Action::Dist => dist::dist(ws, &ws.root, target, &dist_dir, &[]).map(|_| ()),
         Action::Check => dist::check(
             &dist_dir,
@@ -263,9 +279,10 @@ mod tests {
             [
                 "fmt",
                 "clippy",
+                "nix",
+                "nix-eval",
                 "test",
                 "crypto",
-                "nix",
                 "actionlint",
                 "taplo",
                 "terraform",
@@ -273,7 +290,10 @@ mod tests {
                 "check",
                 "smoke",
                 "tf-dist",
-                "repro"
+                "repro",
+                "nix-boot",
+                "nix-artifact",
+                "nix-controls"
             ]
         );
     }
@@ -300,16 +320,23 @@ mod tests {
     }
 
     #[test]
-    fn tests_use_nextest_plus_doc_tests_when_available_else_cargo_test() {
-        let joined = |cmds: Vec<Vec<String>>| cmds.iter().map(|c| c.join(" ")).collect::<Vec<_>>();
+    fn the_test_step_replays_the_flake_s_nextest_then_runs_the_doc_tests() {
+        let test = steps().into_iter().find(|s| s.name == "test").unwrap();
+        assert_eq!(test.action, Action::Tests);
         assert_eq!(
-            joined(test_commands(true)),
-            [
-                "nextest run --workspace --locked",
-                "test --workspace --locked --doc"
-            ]
+            doc_test_command().join(" "),
+            "test --workspace --locked --doc"
         );
-        assert_eq!(joined(test_commands(false)), ["test --workspace --locked"]);
+    }
+
+    #[test]
+    fn the_boot_replay_and_the_controls_run_after_dist() {
+        let names: Vec<&str> = steps().iter().map(|s| s.name).collect();
+        let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
+        assert!(at("nix-boot") > at("dist"));
+        assert!(at("nix-artifact") > at("dist"));
+        assert!(at("nix-controls") > at("nix-boot"));
+        assert!(at("nix-eval") < at("test"));
     }
 
     #[test]

@@ -18,6 +18,11 @@ usage: cargo xtask <command>
         [--dist dist] [--host-dist target/bench/dist-host] [--out docs] [--starts 20] [--invocations 1000]
                              cold starts, peak RSS, warm latency, micro-benchmarks and sizes, side by side
                              with the Python stack; writes docs/benchmarks.md and docs/benchmarks.svg
+  nix-replay [--phase eval,test,boot,artifact,controls] [--dist dist]
+                             the flake's builds without Nix: evaluate every output for the three systems
+                             through stand-in inputs, check its rules, replay lock resolution, the test
+                             suite, the boot checks and one artifact build under a Nix sandbox's conditions;
+                             negative controls
   ci                         everything CI runs, in order, stopping at the first failure";
 
 /// What to build for.
@@ -54,6 +59,11 @@ pub enum Command {
     },
     Ci,
     Bench(BenchArgs),
+    NixReplay {
+        /// Empty means every phase.
+        phases: Vec<String>,
+        dist: PathBuf,
+    },
 }
 
 /// `cargo xtask bench` options.
@@ -113,6 +123,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             only: take_list(&mut flags, "--only"),
         },
         "ci" => Command::Ci,
+        "nix-replay" => Command::NixReplay {
+            phases: take_list(&mut flags, "--phase"),
+            dist: flags.path("--dist", "dist"),
+        },
         "bench" => Command::Bench(BenchArgs {
             quick: flags.switch("--quick"),
             no_build: flags.switch("--no-build"),

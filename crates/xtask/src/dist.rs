@@ -86,6 +86,18 @@ pub fn rustflags(target: &BuildTarget, env: &BuildEnv) -> Vec<String> {
     flags
 }
 
+/// C/C++ flags for the cross build: `__FILE__` and debug paths of C sources
+/// (aws-lc-sys) map to the same neutral prefixes as rustc's, so that the
+/// bytes do not depend on where CARGO_HOME or the target dir are. The flake
+/// maps its vendored sources to the same `/cargo/registry/...` paths.
+pub fn cflags(env: &BuildEnv) -> String {
+    format!(
+        "-ffile-prefix-map={}=/cargo -ffile-prefix-map={}=/target",
+        env.cargo_home.display(),
+        env.target_dir.display()
+    )
+}
+
 pub fn build_plan(set: &ArtifactSet, target: &BuildTarget, env: &BuildEnv) -> BuildPlan {
     let base: Vec<String> = match target {
         BuildTarget::Triple(triple) => ["zigbuild", "--release", "--locked", "--target", triple]
@@ -115,20 +127,26 @@ pub fn build_plan(set: &ArtifactSet, target: &BuildTarget, env: &BuildEnv) -> Bu
         .iter()
         .map(|a| (a.name.clone(), out_dir.join(&a.binary)))
         .collect();
+    let mut vars: Vec<(String, String)> = vec![
+        ("AWS_LC_SYS_NO_JITTER_ENTROPY".into(), "1".into()),
+        ("SOURCE_DATE_EPOCH".into(), env.source_date_epoch.clone()),
+        (
+            "CARGO_TARGET_DIR".into(),
+            env.target_dir.display().to_string(),
+        ),
+        (
+            "CARGO_ENCODED_RUSTFLAGS".into(),
+            rustflags(target, env).join("\x1f"),
+        ),
+    ];
+    if let BuildTarget::Triple(triple) = target {
+        let suffix = triple.replace('-', "_");
+        vars.push((format!("CFLAGS_{suffix}"), cflags(env)));
+        vars.push((format!("CXXFLAGS_{suffix}"), cflags(env)));
+    }
     BuildPlan {
         invocations,
-        env: vec![
-            ("AWS_LC_SYS_NO_JITTER_ENTROPY".into(), "1".into()),
-            ("SOURCE_DATE_EPOCH".into(), env.source_date_epoch.clone()),
-            (
-                "CARGO_TARGET_DIR".into(),
-                env.target_dir.display().to_string(),
-            ),
-            (
-                "CARGO_ENCODED_RUSTFLAGS".into(),
-                rustflags(target, env).join("\x1f"),
-            ),
-        ],
+        env: vars,
         env_remove: vec!["RUSTFLAGS".into()],
         binaries,
     }
@@ -157,6 +175,31 @@ pub fn select(set: &ArtifactSet, only: &[String]) -> anyhow::Result<ArtifactSet>
     Ok(selected)
 }
 
+/// Set to build with a zig or cargo-zigbuild other than the pinned ones anyway.
+pub const ALLOW_UNPINNED: &str = "LAMBDA_FORGE_ALLOW_UNPINNED_TOOLS";
+
+/// Refuses a cross build with another zig or cargo-zigbuild than the pinned
+/// ones (their bytes would match neither the flake nor the recorded hashes),
+/// unless [`ALLOW_UNPINNED`] is set, which turns the refusal into a warning.
+fn require_pinned_build_tools() -> anyhow::Result<()> {
+    let zig = crate::prereq::zig_version();
+    let zigbuild = crate::prereq::cargo_zigbuild_version();
+    let found = crate::prereq::unpinned_build_tools(zig.as_deref(), zigbuild.as_deref());
+    if found.is_empty() {
+        return Ok(());
+    }
+    let list = found.join("\n  ");
+    if std::env::var_os(ALLOW_UNPINNED).is_some_and(|v| !v.is_empty()) {
+        eprintln!(
+            "warning: {ALLOW_UNPINNED} is set: building with unpinned tools; these artifacts will not be byte-identical to the flake's or to the recorded hashes:\n  {list}"
+        );
+        return Ok(());
+    }
+    bail!(
+        "refusing to build with unpinned tools (their artifacts would differ from the flake's):\n  {list}\nset {ALLOW_UNPINNED}=1 to build anyway"
+    )
+}
+
 /// Builds, packages, writes the manifest, checks and reports the workspace at
 /// `root` into `out`. Returns the manifest written.
 pub fn dist(
@@ -174,6 +217,9 @@ pub fn dist(
         );
     }
     let selected = select(&set, only)?;
+    if let BuildTarget::Triple(_) = target {
+        require_pinned_build_tools()?;
+    }
     let env = BuildEnv::from_workspace(ws);
     let plan = build_plan(&selected, target, &env);
     for args in &plan.invocations {
@@ -392,6 +438,14 @@ budget = { zip_bytes = 1048576, unzipped_bytes = 3145728 }
             ]
         );
         assert_eq!(plan.env_remove, ["RUSTFLAGS"]);
+        assert_eq!(
+            get("CFLAGS_aarch64_unknown_linux_musl").as_deref(),
+            Some("-ffile-prefix-map=/home/me/.cargo=/cargo -ffile-prefix-map=/ws/target=/target")
+        );
+        assert_eq!(
+            get("CXXFLAGS_aarch64_unknown_linux_musl"),
+            get("CFLAGS_aarch64_unknown_linux_musl")
+        );
     }
 
     #[test]

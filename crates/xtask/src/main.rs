@@ -6,6 +6,7 @@
 //! cargo xtask check [--dist dist] [--machine aarch64|x86_64]
 //! cargo xtask smoke [--dist dist]
 //! cargo xtask repro [--only a,b]
+//! cargo xtask nix-replay [--phase eval,test,boot,artifact,controls] [--dist dist]
 //! cargo xtask ci
 //! cargo xtask bench [--quick] [--no-build] [--skip-python] [--skip-micro] [--skip-qemu] ...
 //! ```
@@ -20,6 +21,7 @@ mod ci;
 mod cli;
 mod dist;
 mod prereq;
+mod replay;
 mod repro;
 mod run;
 mod smoke;
@@ -90,6 +92,36 @@ fn execute(command: Command) -> anyhow::Result<()> {
         }
         Command::Ci => ci::ci(&ws),
         Command::Bench(args) => bench::bench(&ws, &args),
+        Command::NixReplay { phases, dist } => {
+            prereq::require(&prereq::for_replay())?;
+            let phases = if phases.is_empty() {
+                vec![
+                    replay::Phase::Eval,
+                    replay::Phase::Test,
+                    replay::Phase::Boot,
+                    replay::Phase::Artifact,
+                    replay::Phase::Controls,
+                ]
+            } else {
+                phases
+                    .iter()
+                    .map(|p| {
+                        replay::Phase::parse(p).ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "--phase {p}: expected eval, test, boot, artifact or controls"
+                            )
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?
+            };
+            replay::replay(
+                &ws,
+                &replay::Options {
+                    phases,
+                    dist: ws.resolve(&dist),
+                },
+            )
+        }
     }
 }
 

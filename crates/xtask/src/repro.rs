@@ -191,6 +191,7 @@ mod tests {
             timeout_s: 3,
             layers: vec![],
             external_layers: vec![],
+            routes: vec![],
             budget: Budget {
                 zip_bytes: 1,
                 unzipped_bytes: 1,
@@ -209,6 +210,7 @@ mod tests {
                 .collect(),
             layers: BTreeMap::new(),
             external_layers: BTreeMap::new(),
+            preflight: None,
         }
     }
 

@@ -146,6 +146,9 @@ pub fn smoke(ws: &Workspace, dist: &Path) -> anyhow::Result<()> {
                     case.name,
                     case.duration.as_secs_f64() * 1000.0
                 ),
+                SmokeProgress::SecrecyChecked(report) => {
+                    println!("secrecy {name}: {report}");
+                }
             }))
             .with_context(|| format!("smoke test of {} failed", run.name))?;
         summary.push((run.name.clone(), report.startup, report.cases.len()));
@@ -206,6 +209,7 @@ mod tests {
             timeout_s: 3,
             layers: vec![],
             external_layers: vec![],
+            routes: vec![],
             budget: budget(),
         };
         let layer = LayerEntry {
@@ -228,6 +232,7 @@ mod tests {
             functions: BTreeMap::from([("cors".to_owned(), function)]),
             layers: BTreeMap::from([("telemetry".to_owned(), layer)]),
             external_layers: BTreeMap::new(),
+            preflight: None,
         };
         (manifest, set)
     }

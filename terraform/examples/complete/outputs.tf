@@ -1,6 +1,16 @@
-output "api_url" {
-  description = "Base URL of the API stage."
-  value       = module.lambda_forge.api_url
+output "api_base_url" {
+  description = "Where the web app calls the API (its own site)."
+  value       = module.lambda_forge.public_base_url
+}
+
+output "sign_in_url" {
+  description = "Send the browser here to sign in; it comes back to app_url with the auth cookies set."
+  value       = "${module.lambda_forge.public_base_url}/auth/login"
+}
+
+output "api_domain_target" {
+  description = "Where the API domain's DNS points (created for you with route53_zone_id)."
+  value       = module.lambda_forge.api_domain_target
 }
 
 output "twilio_webhook_url" {
@@ -16,6 +26,11 @@ output "secret_arns" {
 output "hosted_ui_domain" {
   description = "Cognito hosted-UI domain."
   value       = module.lambda_forge.user_pool_domain
+}
+
+output "user_pool_id" {
+  description = "Cognito user pool, to create the first users."
+  value       = module.lambda_forge.user_pool_id
 }
 
 output "function_versions" {

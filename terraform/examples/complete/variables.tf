@@ -11,9 +11,31 @@ variable "artifacts_dir" {
 }
 
 variable "app_url" {
-  description = "URL of the web app."
+  description = "URL of the web app, e.g. https://app.example.com."
   type        = string
-  default     = "https://app.example.com"
+}
+
+variable "api_domain_name" {
+  description = "Host of the API on the web app's site, e.g. api.example.com: the auth cookies reach only hosts on the app's site."
+  type        = string
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 hosted zone of api_domain_name: the module creates and validates the certificate and points the name at the API. null with certificate_arn set: add the DNS record yourself (output api_domain_target)."
+  type        = string
+  default     = null
+}
+
+variable "certificate_arn" {
+  description = "An existing ACM certificate for api_domain_name in this region, instead of creating one through route53_zone_id."
+  type        = string
+  default     = null
+}
+
+variable "api_gateway_logging" {
+  description = "off, existing (the region already has API Gateway's CloudWatch role: `aws apigateway get-account`) or manage (create and register it for the whole region)."
+  type        = string
+  default     = "off"
 }
 
 variable "observability_layer_arn" {

@@ -1,14 +1,12 @@
 terraform {
-  required_version = ">= 1.5"
+  required_version = ">= 1.7"
 
+  # Provider 5.100 and every 6.x release: only arguments and attributes both
+  # majors accept (README "Provider versions").
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 6.0"
-    }
-    random = {
-      source  = "hashicorp/random"
-      version = ">= 3.6"
+      version = ">= 5.100, < 7.0"
     }
   }
 }

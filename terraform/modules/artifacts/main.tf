@@ -50,7 +50,82 @@ locals {
     ))
   }
 
+  # Routes (docs/artifacts.md: "Routes"). lambda-pack check enforces the
+  # same rules; they are repeated here for manifests edited by hand.
+  methods          = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "ANY"]
+  has_route_keys   = local.manifest != null && can(keys(local.manifest)) && contains(try(keys(local.manifest), []), "preflight") && alltrue([for f in values(local.raw_functions) : contains(try(keys(f), []), "routes")])
+  preflight        = try(local.manifest.preflight, null)
+  variable_segment = "\\{([A-Za-z_][A-Za-z0-9_]*)\\+?\\}"
+  route_list = flatten([
+    for n, f in local.raw_functions : [
+      for r in try(tolist(f.routes), []) : {
+        function   = n
+        method     = try(tostring(r.method), "")
+        path       = try(tostring(r.path), "")
+        authorized = try(tobool(r.authorized), null)
+      }
+    ]
+  ])
+  route_keys = [for r in local.route_list : "${r.method} ${r.path}"]
+  route_problems = concat(
+    [for r in local.route_list : "function \"${r.function}\": method \"${r.method}\" of ${r.path} is not one of ${join(" ", local.methods)} (OPTIONS is generated for every path, never declared)" if !contains(local.methods, r.method)],
+    [for r in local.route_list : "function \"${r.function}\": path \"${r.path}\" is not an API Gateway resource path (/segment/{name}/..., a final {name+}, no empty segment)" if !can(regex("^(/([A-Za-z0-9._-]+|\\{[A-Za-z_][A-Za-z0-9_]*\\}))*(/\\{[A-Za-z_][A-Za-z0-9_]*\\+\\})?$", r.path)) || r.path == ""],
+    [for r in local.route_list : "function \"${r.function}\": path \"${r.path}\" repeats a parameter name" if length(distinct(flatten(regexall(local.variable_segment, r.path)))) != length(regexall(local.variable_segment, r.path))],
+    [for r in local.route_list : "function \"${r.function}\": route ${r.method} ${r.path} needs authorized = true or false" if r.authorized == null],
+    [for k in distinct(local.route_keys) : "route ${k} is declared ${length([for x in local.route_keys : x if x == k])} times (${join(", ", distinct([for r in local.route_list : r.function if "${r.method} ${r.path}" == k]))})" if length([for x in local.route_keys : x if x == k]) > 1],
+    [for r in local.route_list : "route ANY ${r.path} of function \"${r.function}\" overlaps ${join(", ", [for o in local.route_list : "${o.method} ${o.path} of \"${o.function}\"" if o.path == r.path && o.function != r.function])}" if r.method == "ANY" && length([for o in local.route_list : o if o.path == r.path && o.function != r.function]) > 0],
+    [for parent, written in local.parameter_positions : "two parameters under ${parent}/: ${join(" and ", distinct(written))} (API Gateway allows one per position)" if length(distinct(written)) > 1],
+    local.preflight == null ? [] : contains(local.function_names, try(tostring(local.preflight), "")) ? [] : ["preflight names \"${try(tostring(local.preflight), "?")}\", which is not a function of the manifest"],
+  )
+  # Per parent path, the distinct parameter segments under it.
+  parameter_positions = {
+    for pair in flatten([
+      for r in local.route_list : [
+        for i, seg in split("/", r.path) : { parent = join("/", slice(split("/", r.path), 0, i)), seg = seg }
+        if i > 0 && can(regex("^${local.variable_segment}$", seg))
+      ]
+    ]) : pair.parent => pair.seg...
+  }
+
+  # The REST API: a resource for every prefix of every declared path, one
+  # method per route, and OPTIONS to the preflight function on every path.
+  route_paths = distinct([for r in local.route_list : r.path])
+  api_resources = {
+    for p in distinct(flatten([
+      for path in local.route_paths : [for i in range(1, length(split("/", path))) : join("/", slice(split("/", path), 0, i + 1))]
+      ])) : p => {
+      depth     = length(split("/", p)) - 1
+      parent    = length(split("/", p)) == 2 ? null : join("/", slice(split("/", p), 0, length(split("/", p)) - 1))
+      path_part = element(split("/", p), length(split("/", p)) - 1)
+    }
+  }
+  api_routes = merge(
+    {
+      # Grouped so that a duplicate (refused above) cannot break evaluation.
+      for k, rs in { for r in local.route_list : "${r.method} ${r.path}" => r... } : k => {
+        function        = rs[0].function
+        method          = rs[0].method
+        path            = rs[0].path
+        authorized      = rs[0].authorized == true
+        preflight       = false
+        path_parameters = flatten(regexall(local.variable_segment, rs[0].path))
+      }
+    },
+    local.preflight == null ? {} : {
+      for path in local.route_paths : "OPTIONS ${path}" => {
+        function        = tostring(local.preflight)
+        method          = "OPTIONS"
+        path            = path
+        authorized      = false
+        preflight       = true
+        path_parameters = flatten(regexall(local.variable_segment, path))
+      }
+    },
+  )
+
   errors = concat(
+    local.manifest == null || local.has_route_keys ? [] : ["manifest.json has no routes/preflight: it was written by a lambda-pack from before routes were declared in Cargo.toml; rebuild the artifacts"],
+    local.route_problems,
     [for k, a in local.archives : "${k}: ${a.file == "" ? "the manifest names no file" : "${a.file} is listed in manifest.json but missing from ${local.dir}"}" if !local.present[k]],
     [for k, a in local.archives : "${k}: ${a.file} hashes to ${filebase64sha256("${local.dir}/${a.file}")} but manifest.json says ${a.hash}; the archive and the manifest come from different builds" if local.present[k] ? filebase64sha256("${local.dir}/${a.file}") != a.hash : false],
     flatten([for n, fl in local.function_layers : [for l in fl.own : "function \"${n}\": layer \"${l}\" is not among the manifest's layers (${join(", ", local.layer_names)})" if !contains(local.layer_names, l)]]),
@@ -74,6 +149,7 @@ locals {
       handler                 = try(f.handler, "bootstrap")
       memory_size             = try(f.memory_mb, 128)
       timeout                 = try(f.timeout_s, 3)
+      routes                  = [for r in local.route_list : { method = r.method, path = r.path, authorized = r.authorized } if r.function == n]
       layers                  = local.function_layers[n].own
       external_layers         = local.function_layers[n].external
       external_layer_arns     = [for e in local.function_layers[n].external : try(var.external_layers[e].arn, null)]

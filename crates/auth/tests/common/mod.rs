@@ -12,7 +12,8 @@
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use auth::{Config, Deps};
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, ExplicitAuthFlowsType};
@@ -39,30 +40,17 @@ pub const LOGOUT_URI: &str = "https://app.example.com/signed-out";
 pub const COOKIE_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub const PASSWORD: &str = "Perm-pass1!";
 
-/// The test binary's log capture: one global subscriber at the production
-/// level for other crates and everything of ours.
+/// The test binary's log capture: the subscriber the function installs,
+/// with `RUST_LOG=trace` (the most an operator can ask for): every scenario
+/// of the suite runs under it, and [`Harness::call`] searches it for the
+/// secrets each request and response carried.
 pub fn logs() -> &'static CapturedLogs {
-    static LOGS: OnceLock<CapturedLogs> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = CapturedLogs::default();
-        let subscriber = lambda_logging::json_subscriber(
-            lambda_logging::level_filter(Some("info,auth=trace"), None),
-            logs.clone(),
-        );
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        logs
-    })
+    lambda_logging::capture_global("trace")
 }
 
 /// Asserts that none of `secrets` is in the captured logs.
 pub fn assert_not_logged(secrets: &[&str]) {
-    let out = logs().contents();
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        assert!(
-            !out.contains(secret),
-            "{secret} leaked into the logs: {out}"
-        );
-    }
+    logs().assert_holds_none(secrets.iter().filter(|s| !s.is_empty()));
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -206,6 +194,8 @@ pub struct RevokeLog {
     /// Every Cognito operation the proxy saw, in order (`RevokeToken`,
     /// `GlobalSignOut`, ...).
     pub operations: Mutex<Vec<String>>,
+    /// How long the proxy waits before answering any call (a slow Cognito).
+    pub delay_ms: std::sync::atomic::AtomicU64,
 }
 
 /// Answers `RevokeToken` (which moto does not implement: it answers 500)
@@ -269,6 +259,10 @@ async fn proxy(
         .unwrap_or(&target)
         .to_owned();
     log.operations.lock().unwrap().push(operation);
+    let delay = log.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     if target == "AWSCognitoIdentityProviderService.RevokeToken" {
         log.calls
             .lock()
@@ -326,6 +320,8 @@ pub struct Harness {
     pub secret_id: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub moto: SharedMoto,
+    /// The time budget each call gets (what Lambda's deadline leaves).
+    pub budget: Duration,
 }
 
 impl Harness {
@@ -425,12 +421,26 @@ impl Harness {
             secret_id,
             dynamodb,
             moto,
+            budget: Duration::from_secs(9),
         }
     }
 
+    /// Runs `request` through the function, then checks that no secret the
+    /// exchange carried (the request's cookies, bearer token, code, state
+    /// and body tokens, the response's cookies, the app client secret, the
+    /// cookie key) reached the logs at TRACE.
     pub async fn call(&self, request: Req) -> Resp {
         let v2 = request.http_api;
-        Resp::from_event(auth::handle_event(&self.deps, request.event()).await, v2)
+        let resp = Resp::from_event(
+            auth::handle_event(&self.deps, request.event(), self.budget).await,
+            v2,
+        );
+        let mut secrets = request.secrets();
+        secrets.extend(resp.cookie_values());
+        secrets.push(COOKIE_KEY.to_owned());
+        secrets.extend(self.client_secret.clone());
+        logs().assert_holds_none(secrets.iter().filter(|s| s.len() >= 8));
+        resp
     }
 
     /// ID-token claims for this pool and client.
@@ -501,6 +511,23 @@ impl Harness {
             .expect(1)
             .mount(&self.hosted_ui)
             .await;
+    }
+
+    /// A whole sign-in whose ID token carries `claims`; asserts it lands
+    /// on the app.
+    pub async fn sign_in_with(&self, claims: Value) -> Resp {
+        let login = self.login(None).await;
+        let code = unique("code");
+        self.token_endpoint(
+            &code,
+            &login.verifier(),
+            token_response(&self.key.sign(&claims), "access", "refresh"),
+        )
+        .await;
+        let resp = self.call(login.callback(&code)).await;
+        assert_eq!(resp.status, 302, "{resp:?}");
+        assert_eq!(resp.location(), APP_URL);
+        resp
     }
 
     /// The users-table item of `user_id`.
@@ -614,9 +641,10 @@ impl Req {
         self.query.push((name.to_owned(), value.to_owned()));
         self
     }
+    /// A JSON body, declared as such (what a web app's `fetch` sends).
     pub fn json(mut self, body: Value) -> Self {
         self.body = Some(body.to_string());
-        self
+        self.header("content-type", "application/json")
     }
     /// A body sent as it is (for malformed ones).
     pub fn raw_body(mut self, body: &str) -> Self {
@@ -626,6 +654,36 @@ impl Req {
     pub fn http_api(mut self) -> Self {
         self.http_api = true;
         self
+    }
+
+    /// The credentials this request carries: cookie values, the bearer
+    /// token, the OAuth code and state, tokens in the body.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = self.cookies.iter().map(|(_, v)| v.clone()).collect();
+        for (name, value) in &self.headers {
+            if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie") {
+                secrets.push(value.clone());
+                secrets.extend(value.split_whitespace().map(str::to_owned));
+            }
+        }
+        secrets.extend(
+            self.query
+                .iter()
+                .filter(|(k, _)| k == "code" || k == "state")
+                .map(|(_, v)| v.clone()),
+        );
+        if let Some(Value::Object(body)) = self
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        {
+            secrets.extend(
+                body.iter()
+                    .filter(|(k, _)| k.contains("token"))
+                    .filter_map(|(_, v)| v.as_str().map(str::to_owned)),
+            );
+        }
+        secrets
     }
 
     pub fn event(&self) -> Value {
@@ -752,6 +810,16 @@ impl Resp {
             .iter()
             .find(|c| c.starts_with(&format!("{name}=")))
             .map(String::as_str)
+    }
+
+    /// Every value the response sets a cookie to.
+    pub fn cookie_values(&self) -> Vec<String> {
+        self.set_cookies
+            .iter()
+            .filter_map(|c| c.split(';').next())
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(_, v)| v.to_owned())
+            .collect()
     }
 
     /// The value `name` is set to.

@@ -9,6 +9,8 @@
 //! Event fields (any combination):
 //! - `"error": "<message>"`: answer with an error (`errorType` `EchoError`);
 //! - `"crash": "<message>"`: print the message to stderr and exit 7;
+//! - `"print_at_trace": "<text>"`: print the text to stdout, only when
+//!   `RUST_LOG` is `trace` (a function that leaks only at TRACE);
 //! - `"sleep_ms": N`: wait before answering;
 //! - `"env": ["NAME", ...]`: include those variables in the answer;
 //! - `"fetch": "<url>"`: GET the URL and include the body;
@@ -60,6 +62,11 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     if let Some(message) = payload.get("crash").and_then(Value::as_str) {
         eprintln!("echo-function: {message}");
         std::process::exit(7);
+    }
+    if let Some(text) = payload.get("print_at_trace").and_then(Value::as_str)
+        && std::env::var("RUST_LOG").is_ok_and(|level| level == "trace")
+    {
+        eprintln!("echo-function trace: {text}");
     }
     if let Some(ms) = payload.get("sleep_ms").and_then(Value::as_u64) {
         tokio::time::sleep(Duration::from_millis(ms)).await;

@@ -403,6 +403,7 @@ pub mod tests {
             timeout_s: 3,
             layers: vec!["telemetry".into()],
             external_layers: vec![],
+            routes: vec![],
             budget: Budget {
                 zip_bytes: 2 * MIB,
                 unzipped_bytes: 6 * MIB,
@@ -436,6 +437,7 @@ pub mod tests {
                 },
             )]),
             external_layers: BTreeMap::new(),
+            preflight: None,
         }
     }
 

@@ -22,13 +22,19 @@ run "exposes_function_settings_from_the_manifest" {
   }
   assert {
     condition = jsonencode(output.functions.users) == jsonencode({
-      filename                = "tests/fixtures/valid/users.zip"
-      source_code_hash        = "wR9kzxUMp9TVMWHnqEZ5BR3q1qq2C0rDfcNmOLgnt9M="
-      architectures           = ["arm64"]
-      runtime                 = "provided.al2023"
-      handler                 = "bootstrap"
-      memory_size             = 256
-      timeout                 = 10
+      filename         = "tests/fixtures/valid/users.zip"
+      source_code_hash = "wR9kzxUMp9TVMWHnqEZ5BR3q1qq2C0rDfcNmOLgnt9M="
+      architectures    = ["arm64"]
+      runtime          = "provided.al2023"
+      handler          = "bootstrap"
+      memory_size      = 256
+      timeout          = 10
+      routes = [
+        { method = "GET", path = "/users/me", authorized = true },
+        { method = "PATCH", path = "/users/{id}", authorized = true },
+        { method = "GET", path = "/users/{id}/files/{rest+}", authorized = true },
+        { method = "POST", path = "/hooks/inbound", authorized = false },
+      ]
       layers                  = ["telemetry"]
       external_layers         = []
       external_layer_arns     = []
@@ -121,5 +127,61 @@ run "external_layer_from_the_manifest_gets_its_arn_from_the_input" {
     # The caller's size wins over the manifest's declaration.
     condition     = output.functions.sms.total_unzipped_bytes == 3000 + 1500 + 90000000
     error_message = "sms total: ${output.functions.sms.total_unzipped_bytes}"
+  }
+}
+
+run "builds_the_resource_tree_and_one_method_per_route_plus_preflights" {
+  command = plan
+
+  assert {
+    condition = jsonencode(output.api.resources) == jsonencode({
+      "/hooks"                    = { depth = 1, parent = null, path_part = "hooks" }
+      "/hooks/inbound"            = { depth = 2, parent = "/hooks", path_part = "inbound" }
+      "/users"                    = { depth = 1, parent = null, path_part = "users" }
+      "/users/me"                 = { depth = 2, parent = "/users", path_part = "me" }
+      "/users/{id}"               = { depth = 2, parent = "/users", path_part = "{id}" }
+      "/users/{id}/files"         = { depth = 3, parent = "/users/{id}", path_part = "files" }
+      "/users/{id}/files/{rest+}" = { depth = 4, parent = "/users/{id}/files", path_part = "{rest+}" }
+    })
+    error_message = "resources: ${jsonencode(output.api.resources)}"
+  }
+  assert {
+    condition     = output.api.max_depth == 4 && output.api.preflight == "cors"
+    error_message = "max_depth ${output.api.max_depth}, preflight ${jsonencode(output.api.preflight)}"
+  }
+  assert {
+    # 4 declared routes + OPTIONS on each of the 4 declared paths (not on /users or /hooks).
+    condition = sort(keys(output.api.routes)) == sort([
+      "GET /users/me", "PATCH /users/{id}", "GET /users/{id}/files/{rest+}", "POST /hooks/inbound",
+      "OPTIONS /users/me", "OPTIONS /users/{id}", "OPTIONS /users/{id}/files/{rest+}", "OPTIONS /hooks/inbound",
+    ])
+    error_message = "routes: ${jsonencode(keys(output.api.routes))}"
+  }
+  assert {
+    condition = output.api.routes["GET /users/{id}/files/{rest+}"] == {
+      function        = "users", method = "GET", path = "/users/{id}/files/{rest+}", authorized = true, preflight = false,
+      path_parameters = ["id", "rest"]
+    }
+    error_message = jsonencode(output.api.routes["GET /users/{id}/files/{rest+}"])
+  }
+  assert {
+    condition     = output.api.routes["OPTIONS /hooks/inbound"].function == "cors" && !output.api.routes["OPTIONS /hooks/inbound"].authorized && !output.api.routes["POST /hooks/inbound"].authorized
+    error_message = "preflights go to the preflight function, unauthenticated"
+  }
+}
+
+run "a_manifest_without_preflight_gets_no_options_methods" {
+  command = plan
+
+  variables {
+    artifacts_dir = "tests/fixtures/external"
+    external_layers = {
+      vendor-observability = { arn = "arn:aws:lambda:eu-west-1:123456789012:layer:vendor-observability:7" }
+    }
+  }
+
+  assert {
+    condition     = output.api.preflight == null && length(output.api.routes) == 0 && length(output.api.resources) == 0
+    error_message = jsonencode(output.api)
   }
 }

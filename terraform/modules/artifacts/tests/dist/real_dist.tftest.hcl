@@ -49,3 +49,16 @@ run "built_functions_target_graviton_custom_runtime" {
     error_message = "every layer must be compatible with arm64 and provided.al2023"
   }
 }
+
+run "built_manifest_declares_the_api" {
+  command = plan
+
+  assert {
+    condition     = length(output.api.routes) > 0 && output.api.preflight != null
+    error_message = "the build declares no routes or no preflight function: ${jsonencode(output.api)}"
+  }
+  assert {
+    condition     = alltrue([for r in values(output.api.routes) : r.method != "OPTIONS" || r.function == output.api.preflight])
+    error_message = "every OPTIONS method goes to the preflight function"
+  }
+}

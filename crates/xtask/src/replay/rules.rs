@@ -1,0 +1,387 @@
+//! What the evaluation alone must show, on every system: no warnings, the
+//! native checks in the dev profile, every artifact built by `cargo xtask
+//! dist`'s recipe (same command, variables, path remapping, zig and
+//! cargo-zigbuild), a reproducibility probe that really builds elsewhere,
+//! the one Nix formatter, and no system emulator where qemu-user does.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use anyhow::Context;
+
+use super::plan::{Drv, Plan, SYSTEMS};
+use crate::cli::BuildTarget;
+use crate::dist::{BuildEnv, build_plan};
+use crate::prereq::{CARGO_ZIGBUILD_VERSION, ZIG_VERSION};
+use crate::workspace::Workspace;
+
+/// stdenv's SOURCE_DATE_EPOCH (1980-01-01).
+const STDENV_SOURCE_DATE_EPOCH: &str = "315532800";
+
+/// Crane functions that compile nothing (their profile does not matter).
+const NO_COMPILE: &[&str] = &["-fmt", "-tomlfmt", "-audit", "-deny"];
+
+/// Every rule's findings; empty means the evaluation passes.
+pub fn check(plan: &Plan, ws: &Workspace) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for warning in &plan.warnings {
+        problems.push(format!(
+            "evaluation warning (nix flake check prints it on every run): {warning}"
+        ));
+    }
+    let set = ws.artifacts()?;
+    let target = set.settings.target.clone();
+    let dist = build_plan(
+        &set,
+        &BuildTarget::Triple(target.clone()),
+        &BuildEnv::from_workspace(ws),
+    );
+    let registry_src = dist_registry_src(ws)?;
+    for system in SYSTEMS {
+        for name in plan.output_names(system, "") {
+            let drv = plan.output(system, &name)?;
+            for d in plan.closure(drv) {
+                native_profile(d, &target, &mut problems);
+                if d.var("pname") == Some("qemu") {
+                    problems.push(format!(
+                        "{system} {name}: depends on qemu, the whole system emulator; qemu-user runs the bootstraps"
+                    ));
+                }
+            }
+        }
+        for artifact in &set.artifacts {
+            let zip = plan.output(system, &format!("packages.{}", artifact.name))?;
+            let binary = artifact_binary(plan, zip, &target)
+                .with_context(|| format!("{system} packages.{}", artifact.name))?;
+            let dist_args = dist
+                .invocations
+                .iter()
+                .find(|args| args.last() == Some(&artifact.package))
+                .context("dist builds no such package")?;
+            recipe(
+                binary,
+                dist_args,
+                &dist.env,
+                &registry_src,
+                system,
+                &mut problems,
+            );
+            probe(plan, system, &artifact.name, &target, &mut problems)?;
+        }
+        formatter(plan, system, &mut problems)?;
+    }
+    problems.sort();
+    problems.dedup();
+    Ok(problems)
+}
+
+fn native_profile(d: &Drv, target: &str, problems: &mut Vec<String>) {
+    if d.kind() != "crane"
+        || d.builds_for(target)
+        || NO_COMPILE.iter().any(|s| d.name().contains(s))
+    {
+        return;
+    }
+    let profile = d
+        .var("CARGO_PROFILE")
+        .unwrap_or("release (crane's default)");
+    if profile != "dev" {
+        problems.push(format!(
+            "{} ({}): CARGO_PROFILE={profile}; the native checks and tools build in the dev profile CI builds in, not with release's fat LTO",
+            d.name(),
+            d.system
+        ));
+    }
+}
+
+/// The crane build of the binary a zip package packs.
+fn artifact_binary<'a>(plan: &'a Plan, zip: &Drv, target: &str) -> anyhow::Result<&'a Drv> {
+    zip.input_drvs
+        .iter()
+        .filter_map(|p| plan.drvs.get(p))
+        .find(|d| d.function() == Some("buildPackage") && d.builds_for(target))
+        .with_context(|| {
+            format!(
+                "{} packs no crane build for {target} (cargo zigbuild --target {target}, as `cargo xtask dist` builds)",
+                zip.name()
+            )
+        })
+}
+
+/// The cargo words of crane's build command, with `cargoWithProfile`
+/// expanded as crane's hook does and the build-log plumbing dropped.
+pub fn effective_command(d: &Drv) -> Vec<String> {
+    let command = d.recorded("buildPhaseCargoCommand").unwrap_or_default();
+    let line = command
+        .lines()
+        .find(|l| l.contains("cargoWithProfile") || l.trim_start().starts_with("cargo "))
+        .unwrap_or_default();
+    let mut words: Vec<String> = Vec::new();
+    let mut iter = line.split_whitespace().peekable();
+    while let Some(word) = iter.next() {
+        match word {
+            "cargoWithProfile" => {
+                if let Some(sub) = iter.next() {
+                    words.push(sub.to_owned());
+                }
+                match d.var("CARGO_PROFILE").unwrap_or("release") {
+                    "release" => words.push("--release".to_owned()),
+                    "" => {}
+                    other => words.extend(["--profile".to_owned(), other.to_owned()]),
+                }
+            }
+            "cargo" if words.is_empty() => {}
+            "--message-format" => {
+                iter.next();
+            }
+            w if w.starts_with('>') => {}
+            w => words.push(w.to_owned()),
+        }
+    }
+    words
+}
+
+fn recipe(
+    binary: &Drv,
+    dist_args: &[String],
+    dist_env: &[(String, String)],
+    registry_src: &str,
+    system: &str,
+    problems: &mut Vec<String>,
+) {
+    let name = binary.name();
+    let ours = effective_command(binary);
+    if ours != dist_args {
+        problems.push(format!(
+            "{system} {name}: runs `cargo {}`, `cargo xtask dist` runs `cargo {}`",
+            ours.join(" "),
+            dist_args.join(" ")
+        ));
+    }
+    let nix_env = match prepatch_env(binary) {
+        Ok(env) => env,
+        Err(error) => {
+            problems.push(format!(
+                "{system} {name}: its prePatch does not run: {error:#}"
+            ));
+            return;
+        }
+    };
+    for (key, value) in dist_env {
+        let theirs = match key.as_str() {
+            "CARGO_TARGET_DIR" => continue,
+            "SOURCE_DATE_EPOCH" => binary
+                .var(key)
+                .unwrap_or(STDENV_SOURCE_DATE_EPOCH)
+                .to_owned(),
+            _ => nix_env
+                .get(key)
+                .cloned()
+                .or_else(|| binary.var(key).map(str::to_owned))
+                .unwrap_or_default(),
+        };
+        let (want, have) = match key.as_str() {
+            "CARGO_ENCODED_RUSTFLAGS" => (
+                normalise_dist(&value.replace('\x1f', " "), registry_src),
+                normalise_nix(&theirs.replace('\x1f', " ")),
+            ),
+            k if k.starts_with("CFLAGS_") || k.starts_with("CXXFLAGS_") => {
+                (normalise_dist(value, registry_src), normalise_nix(&theirs))
+            }
+            _ => (value.clone(), theirs),
+        };
+        if want != have {
+            problems.push(format!(
+                "{system} {name}: {key} is {have:?} where `cargo xtask dist` has {want:?}"
+            ));
+        }
+    }
+    for (pname, pinned) in [
+        ("zig", ZIG_VERSION),
+        ("cargo-zigbuild", CARGO_ZIGBUILD_VERSION),
+    ] {
+        let found = binary
+            .list("nativeBuildInputs")
+            .iter()
+            .any(|out| out.ends_with(&format!("-{pname}-{pinned}")));
+        if !found {
+            problems.push(format!(
+                "{system} {name}: builds without {pname} {pinned}, the version `cargo xtask setup` pins"
+            ));
+        }
+    }
+}
+
+/// The variables the artifact build's prePatch exports, run with bash in a
+/// Linux sandbox's directories.
+fn prepatch_env(d: &Drv) -> anyhow::Result<BTreeMap<String, String>> {
+    let script = format!(
+        "set -eu\ncd /\nPWD=/build/source TMPDIR=/build\n{}\nenv -0",
+        d.var("prePatch").unwrap_or_default()
+    );
+    let output = Command::new("bash")
+        .args(["--noprofile", "--norc", "-c", &script])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(output
+        .stdout
+        .split(|b| *b == 0)
+        .filter_map(|entry| {
+            let text = String::from_utf8_lossy(entry);
+            text.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .collect())
+}
+
+/// dist's flags with the machine's paths named by what they are: CARGO_HOME
+/// (whose registry sources then sit at `/cargo/registry/src/<dir>`) and the
+/// target dir.
+fn normalise_dist(flags: &str, registry_src: &str) -> String {
+    flags
+        .split_whitespace()
+        .map(|flag| {
+            for prefix in ["--remap-path-prefix=", "-ffile-prefix-map="] {
+                if let Some(rest) = flag.strip_prefix(prefix)
+                    && let Some((_, to)) = rest.rsplit_once('=')
+                {
+                    return match to {
+                        "/cargo" => format!("{prefix}<registry>={registry_src}"),
+                        "/target" => format!("{prefix}<target>=/target"),
+                        other => format!("{prefix}<?>={other}"),
+                    };
+                }
+            }
+            flag.to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The flake's flags likewise: the vendored registry and the target dir.
+fn normalise_nix(flags: &str) -> String {
+    flags
+        .split_whitespace()
+        .map(|flag| {
+            for prefix in ["--remap-path-prefix=", "-ffile-prefix-map="] {
+                if let Some(rest) = flag.strip_prefix(prefix)
+                    && let Some((from, to)) = rest.rsplit_once('=')
+                {
+                    return if from.starts_with("/nix/store/") {
+                        format!("{prefix}<registry>={to}")
+                    } else if from.ends_with("/target") {
+                        format!("{prefix}<target>={to}")
+                    } else {
+                        format!("{prefix}<?>={to}")
+                    };
+                }
+            }
+            flag.to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Where dist's remapping puts crates.io sources: `/cargo/registry/src/<dir>`
+/// for the registry directory of this machine's CARGO_HOME.
+fn dist_registry_src(ws: &Workspace) -> anyhow::Result<String> {
+    let names: Vec<String> = super::tree::registry_src_names(&ws.cargo_home)
+        .into_iter()
+        .filter(|n| n.starts_with("index.crates.io-"))
+        .collect();
+    match names.as_slice() {
+        [one] => Ok(format!("/cargo/registry/src/{one}")),
+        [] => anyhow::bail!(
+            "{}/registry/src has no crates.io sources yet (run a build first)",
+            ws.cargo_home.display()
+        ),
+        many => anyhow::bail!("several crates.io source directories in CARGO_HOME: {many:?}"),
+    }
+}
+
+/// The probe builds the same artifact from another directory, with the
+/// vendored sources at another path: what differs between machines.
+fn probe(
+    plan: &Plan,
+    system: &str,
+    artifact: &str,
+    target: &str,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let check = plan.output(system, &format!("checks.{artifact}-reproducible"))?;
+    let binaries: Vec<&Drv> = check
+        .input_drvs
+        .iter()
+        .filter_map(|p| plan.drvs.get(p))
+        .filter_map(|zip| artifact_binary(plan, zip, target).ok())
+        .collect();
+    let [first, second] = binaries.as_slice() else {
+        problems.push(format!(
+            "{system} checks.{artifact}-reproducible: compares {} builds, not two",
+            binaries.len()
+        ));
+        return Ok(());
+    };
+    let dir = |d: &Drv| {
+        d.var("postUnpack")
+            .and_then(|s| s.split("sourceRoot=").nth(1))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|| "source".to_owned())
+    };
+    if dir(first) == dir(second) {
+        problems.push(format!(
+            "{system} checks.{artifact}-reproducible: both builds run in the same directory ({}); that checks determinism, not independence from the build machine",
+            dir(first)
+        ));
+    }
+    if first.var("cargoVendorDir") == second.var("cargoVendorDir") {
+        problems.push(format!(
+            "{system} checks.{artifact}-reproducible: both builds read the vendored crates from the same path"
+        ));
+    }
+    Ok(())
+}
+
+/// `nix fmt`, the nix-fmt check and CI run one formatter: crates/nix-fmt.
+fn formatter(plan: &Plan, system: &str, problems: &mut Vec<String>) -> anyhow::Result<()> {
+    let formatter = plan.output(system, "formatter")?;
+    if formatter.var("pname") != Some("nix-fmt") || formatter.function() != Some("buildPackage") {
+        problems.push(format!(
+            "{system} formatter: {} is not crates/nix-fmt, the formatter CI runs",
+            formatter.name()
+        ));
+    }
+    let check = plan.output(system, "checks.nix-fmt")?;
+    if !check.input_drvs.contains(&formatter.path) {
+        problems.push(format!(
+            "{system} checks.nix-fmt: does not run crates/nix-fmt (the formatter CI and `nix fmt` run)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remapped_paths_compare_by_what_they_are() {
+        let dist = "-C target-feature=+crt-static --remap-path-prefix=/root/.cargo=/cargo --remap-path-prefix=/w/target=/target";
+        let nix = "-C target-feature=+crt-static --remap-path-prefix=/nix/store/abc-vendor-cargo-deps/c19b=/cargo/registry/src/index-x --remap-path-prefix=/build/source/target=/target";
+        assert_eq!(
+            normalise_dist(dist, "/cargo/registry/src/index-x"),
+            normalise_nix(nix)
+        );
+        let elsewhere = nix.replace("index-x", "index-y");
+        assert_ne!(
+            normalise_dist(dist, "/cargo/registry/src/index-x"),
+            normalise_nix(&elsewhere)
+        );
+    }
+}
