@@ -447,7 +447,7 @@ async fn send_part(
         let sent = deps
             .twilio
             .send(
-                credentials,
+                &credentials.twilio,
                 &message.from,
                 &message.to,
                 part,
@@ -513,7 +513,7 @@ async fn reconcile(
     }
     deps.twilio
         .find(
-            credentials,
+            &credentials.twilio,
             &message.from,
             &message.to,
             part,
