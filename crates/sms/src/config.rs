@@ -72,7 +72,7 @@ impl Config {
             ));
         }
         Ok(Self {
-            inbound_table: sms_inbox::dynamodb_name(env, IDEMPOTENCY_TABLE)?,
+            inbound_table: sms_record::dynamodb_name(env, IDEMPOTENCY_TABLE)?,
             secret_id: env_config::required(env, SECRET_ID)?,
             secret_ttl: env_config::seconds_in(env, SECRET_TTL_SECONDS, 300, 0..=3600)?,
             public_webhook_url: webhook_url(env)?,

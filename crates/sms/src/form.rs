@@ -5,7 +5,7 @@
 //! Twilio sends is refused before the secret is read or anything is
 //! written.
 
-use sms_inbox::InboundMessage;
+use sms_record::InboundMessage;
 
 use crate::Error;
 

@@ -21,7 +21,7 @@ use std::time::{Instant, SystemTime};
 
 use api_gateway::{ApiError, GatewayRequest, GatewayResponse};
 use http::Method;
-use sms_inbox::{Recorded, epoch_ms};
+use sms_record::{Recorded, epoch_ms};
 
 use crate::{Deps, Error, form, signature, twiml};
 

@@ -3,7 +3,7 @@
 //! `POST /sms/inbound` (REST API v1 or HTTP API v2 proxy events): the form
 //! Twilio posts is bounded ([`form`]), checked against
 //! `X-Twilio-Signature` ([`signature`]) and recorded once per `MessageSid`
-//! in the inbound-message table (`sms_inbox`); Twilio gets `200` empty
+//! in the inbound-message table (`sms_record`); Twilio gets `200` empty
 //! TwiML ([`twiml`]) at once. The answer is the sms worker's job: the
 //! table's stream feeds it. The ordering rules are in [`handler`].
 //!
@@ -27,13 +27,13 @@ use std::time::Duration;
 use api_gateway::CorsConfig;
 use secret_cache::SecretCache;
 use serde_json::Value;
-use sms_inbox::Inbox;
+use sms_record::Recorder;
 
 /// What the handler needs, built once per cold start.
 #[derive(Debug)]
 pub struct Deps {
     /// The inbound-message table.
-    pub inbox: Inbox,
+    pub inbox: Recorder,
     /// The secret holding the Twilio auth token, cached with a TTL.
     pub secrets: SecretCache<aws_sdk_secretsmanager::Client>,
     /// The URL Twilio signs.
@@ -59,7 +59,7 @@ impl Deps {
         secretsmanager: aws_sdk_secretsmanager::Client,
     ) -> Self {
         Self {
-            inbox: Inbox::new(dynamodb, config.inbound_table),
+            inbox: Recorder::new(dynamodb, config.inbound_table),
             secrets: SecretCache::new(secretsmanager, config.secret_id, config.secret_ttl),
             public_webhook_url: config.public_webhook_url,
             apology_text: config.apology_text,
