@@ -104,6 +104,14 @@ run "the_webhook_and_the_worker_get_their_own_settings_and_permissions" {
     error_message = "the worker's statements"
   }
   assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.function["sms-worker"].policy).Statement : s.Resource if s.Sid == "UserByPhone"]) == ["arn:aws:dynamodb:eu-west-1:123456789012:table/mock/index/phone-index"]
+    error_message = "the worker queries the users table's phone index only"
+  }
+  assert {
+    condition     = jsonencode(one([for s in jsondecode(aws_iam_role_policy.function["sms-worker"].policy).Statement : s.Condition if s.Sid == "MirrorOptIn"])) == jsonencode({ "ForAllValues:StringEquals" = { "dynamodb:Attributes" = ["user_id", "phone", "sms_opt_in", "updated_at", "version"] } })
+    error_message = "STOP/START mirroring may only touch the opt-in attributes"
+  }
+  assert {
     condition     = one([for s in jsondecode(aws_iam_role_policy.function["sms-worker"].policy).Statement : s.Resource if s.Sid == "InboundStream"]) == [aws_dynamodb_table.this["idempotency"].stream_arn]
     error_message = "the event source mapping reads the inbound table's stream and no other"
   }
