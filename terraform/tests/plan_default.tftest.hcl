@@ -160,8 +160,8 @@ run "grants_each_function_exactly_its_policy" {
     error_message = "cors and the authorizer only write logs"
   }
   assert {
-    condition     = jsonencode(local.function_statements["sms"][4].Condition) == jsonencode({ "ForAllValues:StringEquals" = { "dynamodb:Attributes" = ["user_id", "phone", "sms_opt_in", "updated_at", "version"] } })
-    error_message = jsonencode(local.function_statements["sms"][4])
+    condition     = jsonencode([for s in local.function_statements["sms"] : s.Sid]) == jsonencode(["Logs", "RecordInbound", "Secret"]) && jsonencode(local.function_statements["sms"][1].Action) == jsonencode(["dynamodb:PutItem"])
+    error_message = "the sms webhook only records inbound messages (the worker's statements: tests/sms_worker.tftest.hcl)"
   }
   assert {
     condition     = jsondecode(aws_iam_role.function["sms"].assume_role_policy).Statement[0].Principal.Service == "lambda.amazonaws.com"
