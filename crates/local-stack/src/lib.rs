@@ -30,6 +30,7 @@ pub mod log;
 pub mod routes;
 pub mod seed;
 mod stack;
+pub mod stream;
 
 pub use config::{
     ADMIN_GROUP, AUTHORIZER, Artifacts, CredentialSource, DEFAULT_CONCURRENCY, DEFAULT_PORT,

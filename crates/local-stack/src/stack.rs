@@ -23,6 +23,10 @@ use crate::config::{
 use crate::edge::{self, EdgeRoutes};
 use crate::functions::{self, FunctionHost, Functions, apply_changes};
 use crate::seed::{self, AUTH_SECRET, SCOPES, SMS_SECRET, Seeded, SeededUser};
+use crate::stream::{self, StreamMapping};
+
+/// The function Terraform maps to the inbound table's stream.
+const SMS_WORKER: &str = "sms-worker";
 
 /// The cookie the auth function sets and the authorizer reads.
 pub const ACCESS_TOKEN_COOKIE: &str = "access_token";
@@ -42,6 +46,8 @@ pub struct Stack {
     edge_addr: SocketAddr,
     stop: watch::Sender<bool>,
     edge_task: JoinHandle<()>,
+    /// The event source mappings (Lambda polling a stream).
+    mapping_tasks: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Stack {
@@ -102,22 +108,32 @@ fn function_env(name: &str, ctx: &EnvContext<'_>) -> BTreeMap<String, String> {
             ]));
             e
         }
+        // The webhook records messages; the worker answers them from the
+        // stream (terraform/sms_worker.tf).
         "sms" => {
             let mut e = cors;
             e.extend(vars(&[
-                ("USERS_TABLE", "users"),
-                ("USERS_PHONE_INDEX", &ctx.phone_index),
-                ("SMS_HISTORY_TABLE", "sms_history"),
                 ("IDEMPOTENCY_TABLE", "idempotency"),
                 ("SECRET_ID", SMS_SECRET),
                 (
                     "PUBLIC_WEBHOOK_URL",
                     &format!("{}/sms/inbound", ctx.api_origin),
                 ),
-                ("OPENAI_BASE_URL", &ctx.openai_url),
-                ("TWILIO_BASE_URL", &ctx.twilio_url),
             ]));
             e
+        }
+        SMS_WORKER => {
+            let max_attempts = (StreamMapping::sms_worker().maximum_retry_attempts + 1).to_string();
+            vars(&[
+                ("USERS_TABLE", "users"),
+                ("USERS_PHONE_INDEX", &ctx.phone_index),
+                ("SMS_HISTORY_TABLE", "sms_history"),
+                ("IDEMPOTENCY_TABLE", "idempotency"),
+                ("SECRET_ID", SMS_SECRET),
+                ("MAX_ATTEMPTS", &max_attempts),
+                ("OPENAI_BASE_URL", &ctx.openai_url),
+                ("TWILIO_BASE_URL", &ctx.twilio_url),
+            ])
         }
         "auth" => {
             let mut e = cors;
@@ -372,6 +388,7 @@ impl Stack {
             edge_addr,
             stop,
             edge_task: tokio::spawn(async {}),
+            mapping_tasks: Vec::new(),
         };
         let routes = Arc::new(EdgeRoutes {
             api_host: format!("api.{}", stack.config.site),
@@ -380,6 +397,24 @@ impl Stack {
             index: stack.summary(None),
             set_cookie_rewrite: stack.config.set_cookie_rewrite.clone(),
         });
+        if stack.functions.get(SMS_WORKER).is_some() {
+            let config = stack.moto.sdk_config().await;
+            let dynamodb = moto_harness::aws_sdk_dynamodb::Client::new(&config);
+            let reader = moto_harness::StreamReader::open(&stack.moto, &dynamodb, "idempotency")
+                .await
+                .map_err(|e| StackError::Moto(e.to_string()))?;
+            log.line(
+                "stack",
+                &format!("{SMS_WORKER} polls the idempotency table's stream"),
+            );
+            stack.mapping_tasks.push(tokio::spawn(stream::run(
+                StreamMapping::sms_worker(),
+                Box::new(reader),
+                Arc::clone(&stack.functions) as Arc<dyn local_gateway::Invoker>,
+                log.clone(),
+                stopped.clone(),
+            )));
+        }
         stack.edge_task = tokio::spawn(edge::serve(listener, routes, gateway, stopped));
         log.line("stack", "ready");
         Ok(stack)
@@ -492,6 +527,9 @@ impl Stack {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.edge_task.await;
+        for task in self.mapping_tasks {
+            let _ = task.await;
+        }
         for host in self.functions.all() {
             host.stop().await;
         }
@@ -766,7 +804,7 @@ mod tests {
         assert_eq!(proof.secret_id, SMS_SECRET);
         assert_eq!(proof.from, TWILIO_NUMBER);
         assert_eq!(env_of("users", source)["TWILIO_BASE_URL"], proof.base_url);
-        assert_eq!(proof.base_url, env_of("sms", source)["TWILIO_BASE_URL"]);
+        assert_eq!(proof.base_url, env_of(SMS_WORKER, source)["TWILIO_BASE_URL"]);
         let sms = sms::Config::from_env(&env_of("sms", source)).unwrap();
         assert_eq!(
             sms.public_webhook_url,
