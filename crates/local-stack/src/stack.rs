@@ -804,7 +804,10 @@ mod tests {
         assert_eq!(proof.secret_id, SMS_SECRET);
         assert_eq!(proof.from, TWILIO_NUMBER);
         assert_eq!(env_of("users", source)["TWILIO_BASE_URL"], proof.base_url);
-        assert_eq!(proof.base_url, env_of(SMS_WORKER, source)["TWILIO_BASE_URL"]);
+        assert_eq!(
+            proof.base_url,
+            env_of(SMS_WORKER, source)["TWILIO_BASE_URL"]
+        );
         let sms = sms::Config::from_env(&env_of("sms", source)).unwrap();
         assert_eq!(
             sms.public_webhook_url,

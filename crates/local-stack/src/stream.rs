@@ -272,7 +272,11 @@ mod tests {
             }),
         });
         let calls = deliver(
-            vec![record("INSERT", 1), record("INSERT", 2), record("INSERT", 3)],
+            vec![
+                record("INSERT", 1),
+                record("INSERT", 2),
+                record("INSERT", 3),
+            ],
             worker,
         )
         .await;
