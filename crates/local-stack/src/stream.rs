@@ -193,10 +193,13 @@ mod tests {
         }
     }
 
-    /// Records each batch's sequence numbers; answers with `answer(call)`.
+    /// How the test worker answers call `n` with a batch's sequence numbers.
+    type Answer = Box<dyn Fn(usize, &[String]) -> Result<Value, InvokeError> + Send + Sync>;
+
+    /// Records each batch's sequence numbers; answers with `answer`.
     struct Worker {
         calls: Mutex<Vec<Vec<String>>>,
-        answer: Box<dyn Fn(usize, &[String]) -> Result<Value, InvokeError> + Send + Sync>,
+        answer: Answer,
     }
 
     impl Invoker for Worker {
