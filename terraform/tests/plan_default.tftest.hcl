@@ -152,6 +152,10 @@ run "grants_each_function_exactly_its_policy" {
     error_message = "users: profiles read, listed and written in transactions; phone claims read (whose number is it), put and deleted; the Twilio credentials read to text verification codes"
   }
   assert {
+    condition     = !contains(keys(local.environment["users"]), "SMS_FROM") && !contains(keys(local.environment["users"]), "TWILIO_SECRET_ID")
+    error_message = "without phone_verification_from, users gets no half phone-proof configuration (it would refuse to start)"
+  }
+  assert {
     condition     = jsonencode([for s in local.function_statements["auth"] : s.Sid]) == jsonencode(["Logs", "OwnProfile", "Secret"])
     error_message = "auth calls Cognito only through unsigned APIs: no cognito-idp statement"
   }
