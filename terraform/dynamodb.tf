@@ -8,6 +8,8 @@ resource "aws_dynamodb_table" "this" {
   hash_key                    = each.value.hash_key
   range_key                   = each.value.range_key
   deletion_protection_enabled = var.dynamodb_deletion_protection
+  stream_enabled              = each.value.stream_view_type != null
+  stream_view_type            = each.value.stream_view_type
 
   dynamic "attribute" {
     for_each = each.value.attributes

@@ -44,20 +44,28 @@ locals {
   # not objects, so that lookup() can pick one without try(), which would
   # turn the whole environment unknown until apply.
   module_environment = {
-    users = tomap({
-      USERS_TABLE        = aws_dynamodb_table.this["users"].name
-      PHONE_CLAIMS_TABLE = aws_dynamodb_table.this["phone_claims"].name
-      CURSOR_SECRET      = one(aws_secretsmanager_secret_version.cursor[*].secret_string)
-      ADMIN_GROUP        = var.admin_group
-    })
+    users = merge(
+      tomap({
+        USERS_TABLE        = aws_dynamodb_table.this["users"].name
+        PHONE_CLAIMS_TABLE = aws_dynamodb_table.this["phone_claims"].name
+        CURSOR_SECRET      = one(aws_secretsmanager_secret_version.cursor[*].secret_string)
+        ADMIN_GROUP        = var.admin_group
+      }),
+      # Phone proofs: codes are texted from this number with the sms
+      # secret's Twilio credentials (the users role's TwilioSecret statement).
+      var.phone_verification_from == null ? {} : {
+        TWILIO_SECRET_ID = aws_secretsmanager_secret.this["sms"].arn
+        SMS_FROM         = var.phone_verification_from
+      },
+    )
+    # The webhook records messages; the worker (sms_worker.tf) answers them.
     sms = tomap({
-      USERS_TABLE        = aws_dynamodb_table.this["users"].name
-      USERS_PHONE_INDEX  = local.phone_index_name
-      SMS_HISTORY_TABLE  = aws_dynamodb_table.this["sms_history"].name
       IDEMPOTENCY_TABLE  = aws_dynamodb_table.this["idempotency"].name
       SECRET_ID          = aws_secretsmanager_secret.this["sms"].arn
       PUBLIC_WEBHOOK_URL = "${local.api_base_url}/sms/inbound"
+      APOLOGY_TEXT       = var.sms_apology_text
     })
+    sms-worker = local.sms_worker_environment
     auth = merge({
       USERS_TABLE       = aws_dynamodb_table.this["users"].name
       SECRET_ID         = aws_secretsmanager_secret.this["auth"].arn

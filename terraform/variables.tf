@@ -462,3 +462,14 @@ variable "web_acl_arn" {
   type        = string
   default     = null
 }
+
+variable "phone_verification_from" {
+  description = "Your Twilio number (E.164, e.g. +15550100) that texts phone-verification codes when a signed-in user claims a phone number; the users function reads the Twilio credentials from the sms secret (or uses its twilio_messaging_service_sid). null: nobody can prove a number (users answers 503 phone_verification_unavailable) and only administrators can set one."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.phone_verification_from == null || can(regex("^\\+[1-9][0-9]{6,14}$", var.phone_verification_from))
+    error_message = "phone_verification_from must be an E.164 number: '+', then 7 to 15 digits, the first not 0."
+  }
+}

@@ -20,6 +20,7 @@ variables {
   }
 
   log_retention_in_days          = 90
+  phone_verification_from        = "+15550100"
   memory_size                    = { users = 512 }
   timeout                        = { auth = 20 }
   reserved_concurrent_executions = { sms = 10 }
@@ -86,6 +87,10 @@ run "functions_get_every_override_and_extension" {
   assert {
     condition     = local.environment["sms"]["OPENAI_MODEL"] == "gpt-4o-mini" && local.environment["auth"]["COOKIE_DOMAIN"] == "shop.example.com" && local.environment["users"]["ADMIN_GROUP"] == "admins"
     error_message = "extra environment, cookie domain and admin group reach the functions"
+  }
+  assert {
+    condition     = local.environment["users"]["SMS_FROM"] == "+15550100" && contains(keys(local.environment["users"]), "TWILIO_SECRET_ID")
+    error_message = "phone_verification_from turns on users' phone proofs: SMS_FROM and the sms secret's id"
   }
   assert {
     condition     = alltrue([for f in module.artifacts.functions : f.external_layer_arns == ["arn:aws:lambda:eu-west-1:999999999999:layer:vendor:7"]])

@@ -152,6 +152,10 @@ run "grants_each_function_exactly_its_policy" {
     error_message = "users: profiles read, listed and written in transactions; phone claims read (whose number is it), put and deleted; the Twilio credentials read to text verification codes"
   }
   assert {
+    condition     = !contains(keys(local.environment["users"]), "SMS_FROM") && !contains(keys(local.environment["users"]), "TWILIO_SECRET_ID")
+    error_message = "without phone_verification_from, users gets no half phone-proof configuration (it would refuse to start)"
+  }
+  assert {
     condition     = jsonencode([for s in local.function_statements["auth"] : s.Sid]) == jsonencode(["Logs", "OwnProfile", "Secret"])
     error_message = "auth calls Cognito only through unsigned APIs: no cognito-idp statement"
   }
@@ -160,8 +164,8 @@ run "grants_each_function_exactly_its_policy" {
     error_message = "cors and the authorizer only write logs"
   }
   assert {
-    condition     = jsonencode(local.function_statements["sms"][4].Condition) == jsonencode({ "ForAllValues:StringEquals" = { "dynamodb:Attributes" = ["user_id", "phone", "sms_opt_in", "updated_at", "version"] } })
-    error_message = jsonencode(local.function_statements["sms"][4])
+    condition     = jsonencode([for s in local.function_statements["sms"] : s.Sid]) == jsonencode(["Logs", "RecordInbound", "Secret"]) && jsonencode(local.function_statements["sms"][1].Action) == jsonencode(["dynamodb:PutItem"])
+    error_message = "the sms webhook only records inbound messages (the worker's statements: tests/sms_worker.tftest.hcl)"
   }
   assert {
     condition     = jsondecode(aws_iam_role.function["sms"].assume_role_policy).Statement[0].Principal.Service == "lambda.amazonaws.com"

@@ -129,3 +129,11 @@ run "an_unknown_logging_mode_is_refused" {
   }
   expect_failures = [var.api_gateway_logging, check.deployed_code_is_the_build]
 }
+
+run "phone_verification_from_is_e164" {
+  command = plan
+  variables {
+    phone_verification_from = "555-0100"
+  }
+  expect_failures = [var.phone_verification_from]
+}

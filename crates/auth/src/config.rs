@@ -245,7 +245,11 @@ fn url(env: &(impl Env + ?Sized), variable: &str) -> Result<Url, ConfigError> {
     match scheme {
         "https" => {}
         "http" if is_loopback(authority) => {}
-        _ => return Err(bad("must be https (http only for 127.0.0.1/localhost)")),
+        _ => {
+            return Err(bad(
+                "must be https (http only for 127.0.0.1, localhost and *.localhost)",
+            ));
+        }
     }
     let path = path.split('?').next().unwrap_or("").to_owned();
     Ok(Url {
@@ -258,13 +262,26 @@ fn url(env: &(impl Env + ?Sized), variable: &str) -> Result<Url, ConfigError> {
     })
 }
 
-/// Whether `authority` (`host[:port]`) is the local machine.
+/// Whether `authority` (`host[:port]`) is the local machine: loopback
+/// addresses, `localhost` and names under `.localhost`, which RFC 6761
+/// reserves for loopback (browsers resolve them there and treat them as
+/// secure contexts; the local stack serves the app and the API on
+/// `app.<name>.localhost` and `api.<name>.localhost`).
 pub(crate) fn is_loopback(authority: &str) -> bool {
     let host = match authority.rsplit_once(':') {
         Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
         _ => authority,
     };
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+    let localhost_name = host.strip_suffix(".localhost").is_some_and(|name| {
+        !name.is_empty()
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+    });
+    localhost_name || matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 fn scopes(env: &(impl Env + ?Sized)) -> Result<Vec<String>, ConfigError> {
@@ -484,5 +501,11 @@ mod tests {
         assert!(is_loopback("localhost"));
         assert!(!is_loopback("127.0.0.1.example.com"));
         assert!(!is_loopback("example.com:80"));
+        assert!(is_loopback("api.lambda-forge.localhost:4000"));
+        assert!(is_loopback("app.localhost"));
+        assert!(!is_loopback(".localhost"));
+        assert!(!is_loopback("api..localhost"));
+        assert!(!is_loopback("localhost.example.com"));
+        assert!(!is_loopback("evil.com/.localhost"));
     }
 }

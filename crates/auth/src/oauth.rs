@@ -31,7 +31,7 @@ impl HostedUi {
             "http" if is_loopback(host) => {}
             _ => {
                 return Err(format!(
-                    "{raw:?} must be https (http only for 127.0.0.1/localhost)"
+                    "{raw:?} must be https (http only for 127.0.0.1, localhost and *.localhost)"
                 ));
             }
         }

@@ -50,7 +50,7 @@ pub mod static_files;
 
 pub use error::Error;
 pub use matcher::{json_contains, json_subset_mismatch};
-pub use process::{LambdaProcess, LogLine, ProcessSpec, Stream};
+pub use process::{LambdaProcess, LogLine, OutputFollower, ProcessSpec, Stream};
 pub use secrecy::{SecrecyReport, SecretKind};
 pub use server::{
     Emulator, EmulatorConfig, ExtensionError, Invocation, InvocationResult, PendingInvocation,

@@ -258,6 +258,15 @@ impl LambdaProcess {
         }
     }
 
+    /// A handle that follows this process's output from its first line,
+    /// usable from another task while this value is waited on or killed.
+    pub fn follow_output(&self) -> OutputFollower {
+        OutputFollower {
+            capture: Arc::clone(&self.capture),
+            next_seq: 0,
+        }
+    }
+
     /// Waits for the process to exit, then for its output to be read. Calling it
     /// again returns the same status. Cancel-safe.
     pub async fn wait(&mut self) -> Result<ExitStatus, Error> {
@@ -313,6 +322,47 @@ impl LambdaProcess {
     }
 }
 
+/// Follows a process's captured output (see [`LambdaProcess::follow_output`]).
+#[derive(Clone)]
+pub struct OutputFollower {
+    capture: Arc<Capture>,
+    next_seq: usize,
+}
+
+impl std::fmt::Debug for OutputFollower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputFollower")
+            .field("next_seq", &self.next_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutputFollower {
+    /// Waits for lines not returned yet (either pipe) and returns them in
+    /// order. Lines dropped from the capture before they were read are
+    /// skipped. No timeout, and it keeps waiting after the process exited:
+    /// race it against [`LambdaProcess::wait`] or end the task that runs it.
+    pub async fn next_lines(&mut self) -> Vec<LogLine> {
+        loop {
+            let notified = self.capture.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let lines: Vec<LogLine> = self
+                .capture
+                .lines()
+                .iter()
+                .filter(|l| l.seq >= self.next_seq)
+                .cloned()
+                .collect();
+            if let Some(last) = lines.last() {
+                self.next_seq = last.seq + 1;
+                return lines;
+            }
+            notified.await;
+        }
+    }
+}
+
 fn program_label(program: &Path) -> String {
     program.file_name().map_or_else(
         || program.display().to_string(),
@@ -344,5 +394,43 @@ pub fn describe_exit(status: ExitStatus) -> String {
         (Some(code), _) => format!("exit code {code}"),
         (None, Some(signal)) => format!("killed by signal {signal}"),
         (None, None) => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_follower_gets_every_line_once_in_order_from_both_pipes() {
+        let mut process = LambdaProcess::spawn(&ProcessSpec {
+            program: "sh".into(),
+            args: vec![
+                "-c".into(),
+                "echo one; echo two >&2; sleep 0.2; echo three".into(),
+            ],
+            ..ProcessSpec::default()
+        })
+        .unwrap();
+        let mut follower = process.follow_output();
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            let lines = tokio::time::timeout(Duration::from_secs(5), follower.next_lines())
+                .await
+                .unwrap();
+            seen.extend(lines.into_iter().map(|l| (l.stream, l.text)));
+        }
+        seen.sort_by_key(|(stream, _)| *stream == Stream::Stderr);
+        assert_eq!(
+            seen,
+            [
+                (Stream::Stdout, "one".to_owned()),
+                (Stream::Stdout, "three".to_owned()),
+                (Stream::Stderr, "two".to_owned()),
+            ]
+        );
+        assert!(process.wait().await.unwrap().success());
+        let quiet = tokio::time::timeout(Duration::from_millis(100), follower.next_lines()).await;
+        assert!(quiet.is_err(), "no line is handed out twice");
     }
 }

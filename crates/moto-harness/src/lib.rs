@@ -14,11 +14,13 @@
 //! [`create_tables_from_schema`] creates the tables of
 //! `terraform/schema/dynamodb.json` in it; the SDK is re-exported as
 //! [`aws_sdk_dynamodb`] so users need no version of their own;
-//! [`put_items`] and [`create_secret`] seed data.
+//! [`put_items`] and [`create_secret`] seed data; [`StreamReader`] reads a
+//! table's DynamoDB stream as Lambda's event source mapping would.
 
 mod schema;
 mod seed;
 mod shared;
+mod stream;
 
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_secretsmanager;
@@ -28,6 +30,7 @@ pub use schema::{
 };
 pub use seed::{create_secret, item_from_json, put_items};
 pub use shared::SharedMoto;
+pub use stream::StreamReader;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -103,6 +106,12 @@ pub enum HarnessError {
     #[error("seeding moto: {message}")]
     Seed {
         /// What is wrong.
+        message: String,
+    },
+    /// A DynamoDB stream could not be read.
+    #[error("DynamoDB stream: {message}")]
+    Stream {
+        /// What went wrong.
         message: String,
     },
     /// moto refused to create a table.

@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use serde::Deserialize;
 
@@ -37,6 +38,10 @@ pub struct TableSchema {
     pub global_secondary_indexes: Vec<IndexSchema>,
     /// Attribute holding the expiry epoch, when the table has a TTL.
     pub ttl_attribute: Option<String>,
+    /// What the table's DynamoDB stream carries (`NEW_IMAGE`, `OLD_IMAGE`,
+    /// `NEW_AND_OLD_IMAGES`, `KEYS_ONLY`); no stream when absent.
+    #[serde(default)]
+    pub stream_view_type: Option<String>,
 }
 
 /// A global secondary index.
@@ -109,7 +114,7 @@ pub async fn create_tables_from_schema(
     Ok(names)
 }
 
-/// Creates `name` from `table`.
+/// Creates `name` from `table` (with its stream, when it has one).
 pub async fn create_table(
     client: &Client,
     table: &TableSchema,
@@ -147,6 +152,15 @@ pub async fn create_table(
                         .projection_type(ProjectionType::from(index.projection_type.as_str()))
                         .build(),
                 )
+                .build()
+                .map_err(|e| failed(e.to_string()))?,
+        );
+    }
+    if let Some(view) = &table.stream_view_type {
+        request = request.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view.as_str()))
                 .build()
                 .map_err(|e| failed(e.to_string()))?,
         );
@@ -267,5 +281,32 @@ mod tests {
             .time_to_live_description
             .unwrap();
         assert_eq!(ttl.attribute_name.as_deref(), Some("expires_at"));
+
+        let inbound = client
+            .describe_table()
+            .table_name("t-idempotency")
+            .send()
+            .await
+            .unwrap()
+            .table
+            .unwrap();
+        let stream = inbound.stream_specification.unwrap();
+        assert!(stream.stream_enabled);
+        assert_eq!(stream.stream_view_type, Some(StreamViewType::NewImage));
+        assert!(inbound.latest_stream_arn.is_some());
+        let history = client
+            .describe_table()
+            .table_name("t-sms_history")
+            .send()
+            .await
+            .unwrap()
+            .table
+            .unwrap();
+        assert!(
+            !history
+                .stream_specification
+                .is_some_and(|s| s.stream_enabled),
+            "a table without stream_view_type has no stream"
+        );
     }
 }

@@ -1,368 +1,167 @@
-//! One inbound message, from signature check to reply.
+//! One inbound message: verify, record, acknowledge.
 //!
-//! Nothing is lost, nothing is answered twice:
-//! 1. The signature is checked before anything else is looked at; a bad
-//!    one is 403 and nothing is stored or sent. Missing fields are 400.
-//! 2. The `MessageSid` is claimed with a conditional write; a duplicate
-//!    gets empty TwiML and nothing else happens.
-//! 3. Until a reply may have left (REST send attempted), any internal
-//!    failure (DynamoDB down or too slow for the time budget, ...) releases
-//!    the claim and answers 503, so Twilio's retry is handled from scratch:
-//!    at least once.
-//! 4. From the first send attempt on, failures are logged and the claim is
-//!    kept, so a retry can never send a second answer: at most once for
-//!    replies. A failed REST send is answered inline as TwiML instead.
-//! 5. The user turn is stored before OpenAI is asked, so it survives an
-//!    OpenAI failure; the assistant turn is stored after the answer went out.
+//! The webhook does no more than Twilio's 15 s window safely allows; the
+//! answer comes later from the worker, fed by the table's stream.
+//!
+//! 1. Bounds first, before any AWS call: a body or a field beyond what
+//!    Twilio sends is 413 (nothing read, nothing stored).
+//! 2. The signature, against the auth token from the cached secret; a bad
+//!    one is 403 and nothing is stored. Missing fields are 400.
+//! 3. The message is recorded with a conditional write on its `MessageSid`:
+//!    Twilio's retries and duplicates end there. `200` empty TwiML.
+//! 4. Never a 5xx for a validly signed request: Twilio does not retry one,
+//!    so it would mean silence. If the message cannot be recorded (or the
+//!    secret cannot be read to check it), the answer is `200` with the
+//!    apology as TwiML, which Twilio sends to the texter, and the
+//!    `MessageSid` is logged at ERROR. TwiML only acts on requests Twilio
+//!    made, so answering an unverified request this way gives nothing away.
 
-use std::time::{Duration, SystemTime};
+use std::future::Future;
+use std::time::{Instant, SystemTime};
 
 use api_gateway::{ApiError, GatewayRequest, GatewayResponse};
 use http::Method;
+use sms_record::{Recorded, epoch_ms};
 
-use crate::deadline::Deadline;
-use crate::directory::Sender;
-use crate::form::{self, InboundMessage};
-use crate::history::Role;
-use crate::idempotency::Claim;
-use crate::keywords::{self, Keyword};
-use crate::openai::Prompt;
-use crate::secrets::Credentials;
-use crate::{Deps, Error, signature, split, twiml};
+use crate::{Deps, Error, form, signature, twiml};
 
-/// The least time given to storing the assistant turn once the answer is out.
-const STORE_AFTER_SEND_FLOOR: Duration = Duration::from_millis(500);
+/// The secret's key holding the Twilio auth token (the signature key).
+pub const TWILIO_AUTH_TOKEN: &str = "twilio_auth_token";
 
-/// The most a claim release may take once the budget is spent (the budget
-/// plus this stays under Lambda's and Twilio's 15 s).
-const RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Why a request could be neither recorded nor refused.
+enum Trouble {
+    /// The auth token could not be read: the signature cannot be checked.
+    Secret(String),
+    /// The message could not be recorded.
+    Store { detail: String, permanent: bool },
+    /// A call did not finish within the time budget.
+    OutOfTime(&'static str),
+}
 
-/// Runs a DynamoDB or Secrets Manager call made before any reply within
-/// what is left of the budget, so that slow AWS calls (each bounded only by
-/// the SDK's per-operation timeout) cannot add up past Twilio's window.
+impl Trouble {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Secret(_) => "secret_unavailable",
+            Self::Store {
+                permanent: true, ..
+            } => "store_rejected",
+            Self::Store { .. } => "store_unavailable",
+            Self::OutOfTime(_) => "time_budget_exceeded",
+        }
+    }
+}
+
+impl std::fmt::Display for Trouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Secret(detail) | Self::Store { detail, .. } => f.write_str(detail),
+            Self::OutOfTime(what) => write!(f, "{what} outlasted the time budget"),
+        }
+    }
+}
+
+/// Runs `call` within what is left until `end`.
 async fn within<T>(
-    deadline: &Deadline,
+    end: Instant,
     what: &'static str,
-    call: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    tokio::time::timeout(deadline.remaining(), call)
+    call: impl Future<Output = Result<T, Trouble>>,
+) -> Result<T, Trouble> {
+    let left = end.saturating_duration_since(Instant::now());
+    tokio::time::timeout(left, call)
         .await
-        .unwrap_or(Err(Error::OutOfTime(what)))
+        .unwrap_or(Err(Trouble::OutOfTime(what)))
 }
 
-/// Handles one request; errors become JSON error responses.
+/// Handles one request; refusals become JSON error responses.
 pub async fn handle(deps: &Deps, request: GatewayRequest) -> Result<GatewayResponse, ApiError> {
-    let deadline = Deadline::after(deps.time_budget);
-    inbound(deps, &request, &deadline)
-        .await
-        .map(twiml::response)
-        .map_err(ApiError::from)
+    inbound(deps, &request).await.map_err(ApiError::from)
 }
 
-async fn inbound(
-    deps: &Deps,
-    request: &GatewayRequest,
-    deadline: &Deadline,
-) -> Result<String, Error> {
+async fn inbound(deps: &Deps, request: &GatewayRequest) -> Result<GatewayResponse, Error> {
+    let end = Instant::now() + deps.time_budget;
     if request.method != Method::POST {
         return Err(Error::MethodNotAllowed(request.method.to_string()));
     }
+    form::check_size(&request.body)?;
     // A body that is not a form cannot carry Twilio's signature: 403 like
     // any other unsigned request.
     let params = form::parse(&request.body).map_err(|err| {
-        tracing::warn!(code = err.code(), error = %err, "webhook rejected: body is not a form");
+        tracing::warn!(error = %err, "webhook rejected: body is not a form");
         Error::BadSignature
     })?;
-    let secret = within(deadline, "reading the secret", async {
-        Ok(deps.secrets.get().await?)
+    form::check_bounds(&params, deps.max_body_chars).inspect_err(|err| {
+        tracing::warn!(code = err.code(), error = %err, "webhook rejected: beyond Twilio's limits");
+    })?;
+    let claimed_sid = form::first(&params, "MessageSid").unwrap_or_default();
+
+    let token = within(end, "reading the secret", async {
+        let secret = deps
+            .secrets
+            .get()
+            .await
+            .map_err(|err| Trouble::Secret(err.to_string()))?;
+        secret
+            .required(TWILIO_AUTH_TOKEN)
+            .map(|token| lambda_logging::Redacted(token.to_owned()))
+            .map_err(|err| Trouble::Secret(err.to_string()))
     })
-    .await?;
-    let credentials = Credentials::from_secret(&secret)?;
+    .await;
+    let token = match token {
+        Ok(token) => token,
+        Err(trouble) => {
+            tracing::error!(
+                message_sid = %claimed_sid,
+                signature_checked = false,
+                code = trouble.code(),
+                error = %trouble,
+                "cannot check the signature; answering with the apology, nothing recorded"
+            );
+            return Ok(apology(deps));
+        }
+    };
     let signature = request.header("x-twilio-signature").unwrap_or_default();
-    if !signature::validate(
-        credentials.auth_token.expose(),
-        &deps.public_webhook_url,
-        &params,
-        signature,
-    ) {
+    if !signature::validate(token.expose(), &deps.public_webhook_url, &params, signature) {
         tracing::warn!(
             signature_present = !signature.is_empty(),
             "webhook rejected: Twilio signature missing or wrong"
         );
         return Err(Error::BadSignature);
     }
-    let message = InboundMessage::from_params(&params)?;
-    let claim = within(
-        deadline,
-        "claiming the MessageSid",
-        deps.idempotency
-            .claim(&message.message_sid, SystemTime::now()),
-    )
-    .await?;
-    if claim == Claim::Duplicate {
-        tracing::info!(message_sid = %message.message_sid, outcome = "duplicate", "message already handled");
-        return Ok(twiml::EMPTY.to_owned());
-    }
-    let turn = Turn {
-        deps,
-        credentials: &credentials,
-        message: &message,
-        deadline,
-    };
-    match turn.respond().await {
-        Ok(xml) => Ok(xml),
-        Err(err) => {
-            let release = tokio::time::timeout(
-                RELEASE_TIMEOUT,
-                deps.idempotency.release(&message.message_sid),
-            )
+
+    let message = form::message(&params, epoch_ms(SystemTime::now()))?;
+    let recorded = within(end, "recording the message", async {
+        deps.inbox
+            .record(&message, deps.inbound_ttl)
             .await
-            .unwrap_or(Err(Error::OutOfTime("releasing the MessageSid")));
-            match release {
-                Ok(()) => tracing::error!(
-                    message_sid = %message.message_sid,
-                    code = err.code(),
-                    error = %err,
-                    "message failed before any reply; released for Twilio's retry"
-                ),
-                Err(release_err) => tracing::error!(
-                    message_sid = %message.message_sid,
-                    code = err.code(),
-                    error = %err,
-                    release_error = %release_err,
-                    "message failed before any reply and could not be released; a retry will be ignored"
-                ),
-            }
-            Err(err)
+            .map_err(|err| Trouble::Store {
+                permanent: err.is_permanent(),
+                detail: err.to_string(),
+            })
+    })
+    .await;
+    match recorded {
+        Ok(Recorded::New) => {
+            tracing::info!(message_sid = %message.message_sid, outcome = "recorded", "message recorded");
+            Ok(twiml::response(twiml::EMPTY))
+        }
+        Ok(Recorded::Duplicate) => {
+            tracing::info!(message_sid = %message.message_sid, outcome = "duplicate", "message already recorded");
+            Ok(twiml::response(twiml::EMPTY))
+        }
+        Err(trouble) => {
+            tracing::error!(
+                message_sid = %message.message_sid,
+                signature_checked = true,
+                code = trouble.code(),
+                error = %trouble,
+                "message NOT recorded; answering with the apology"
+            );
+            Ok(apology(deps))
         }
     }
 }
 
-/// One message being answered. Every `Err` it returns happened before any
-/// reply was attempted.
-struct Turn<'a> {
-    deps: &'a Deps,
-    credentials: &'a Credentials,
-    message: &'a InboundMessage,
-    deadline: &'a Deadline,
-}
-
-impl Turn<'_> {
-    async fn respond(&self) -> Result<String, Error> {
-        let (deps, message) = (self.deps, self.message);
-        let deadline = self.deadline;
-        let sender = within(
-            deadline,
-            "looking up the sender",
-            deps.directory.find(&message.from),
-        )
-        .await?;
-        match keywords::classify(&message.body, message.opt_out_type.as_deref()) {
-            Some(Keyword::Stop) => return self.mirror(sender.as_ref(), false).await,
-            Some(Keyword::Start) => return self.mirror(sender.as_ref(), true).await,
-            Some(Keyword::Help) => {
-                self.log_outcome("help", sender.as_ref());
-                return Ok(self.deliver(&deps.help_text).await);
-            }
-            Some(Keyword::Reset) => {
-                if let Some(known) = &sender {
-                    let cleared = within(
-                        deadline,
-                        "clearing the history",
-                        deps.history.clear(&message.from),
-                    )
-                    .await?;
-                    tracing::info!(
-                        message_sid = %message.message_sid,
-                        user_id = %known.user_id,
-                        cleared,
-                        outcome = "reset",
-                        "conversation cleared"
-                    );
-                    return Ok(self.deliver(&deps.reset_reply).await);
-                }
-            }
-            None => {}
-        }
-        match &sender {
-            Some(known) if known.sms_opt_in => self.converse(known).await,
-            other => {
-                let outcome = if other.is_some() {
-                    "opted_out"
-                } else {
-                    "unknown_sender"
-                };
-                self.log_outcome(outcome, other.as_ref());
-                Ok(match &deps.unknown_sender_reply {
-                    Some(reply) => self.deliver(reply).await,
-                    None => twiml::EMPTY.to_owned(),
-                })
-            }
-        }
-    }
-
-    async fn converse(&self, sender: &Sender) -> Result<String, Error> {
-        let (deps, message) = (self.deps, self.message);
-        if message.body.trim().is_empty() {
-            self.log_outcome("empty_message", Some(sender));
-            return Ok(twiml::EMPTY.to_owned());
-        }
-        let history = within(
-            self.deadline,
-            "reading the history",
-            deps.history.recent(&message.from, deps.history_turns),
-        )
-        .await?;
-        let user_ts = within(
-            self.deadline,
-            "storing the user turn",
-            deps.history.append(
-                &message.from,
-                Role::User,
-                &message.body,
-                Some(&message.message_sid),
-                0,
-                SystemTime::now(),
-            ),
-        )
-        .await?;
-        let prompt = Prompt {
-            system: &deps.system_prompt,
-            history: &history,
-            user: &message.body,
-        };
-        let answer = deps
-            .openai
-            .complete(
-                self.credentials.openai_api_key.expose(),
-                prompt,
-                self.deadline,
-                deps.twilio.timeout(),
-            )
-            .await;
-        match answer {
-            Ok(answer) => {
-                let xml = self.deliver(&answer).await;
-                // Bounded: a slow DynamoDB must not hold back a TwiML answer
-                // past Twilio's window.
-                let stored = tokio::time::timeout(
-                    self.deadline.remaining().max(STORE_AFTER_SEND_FLOOR),
-                    deps.history.append(
-                        &message.from,
-                        Role::Assistant,
-                        &answer,
-                        None,
-                        user_ts + 1,
-                        SystemTime::now(),
-                    ),
-                )
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::Internal(
-                        "storing the assistant turn outlasted the time budget".to_owned(),
-                    ))
-                });
-                if let Err(err) = stored {
-                    tracing::error!(
-                        message_sid = %message.message_sid,
-                        code = err.code(),
-                        error = %err,
-                        "the answer went out but its turn was not stored"
-                    );
-                }
-                tracing::info!(
-                    message_sid = %message.message_sid,
-                    user_id = %sender.user_id,
-                    history_turns = history.len(),
-                    answer_chars = answer.chars().count(),
-                    outcome = "answered",
-                    "message answered"
-                );
-                Ok(xml)
-            }
-            Err(err) => {
-                tracing::error!(
-                    message_sid = %message.message_sid,
-                    user_id = %sender.user_id,
-                    code = err.code(),
-                    error = %err,
-                    outcome = "apology",
-                    "OpenAI failed; sending the apology"
-                );
-                Ok(self.deliver(&deps.apology_text).await)
-            }
-        }
-    }
-
-    /// Mirrors Twilio's opt-out or opt-in into the profile; Twilio itself
-    /// confirms to the sender, so we send nothing.
-    async fn mirror(&self, sender: Option<&Sender>, opt_in: bool) -> Result<String, Error> {
-        let outcome = if opt_in { "start" } else { "stop" };
-        match sender {
-            None => self.log_outcome(outcome, None),
-            Some(known) => {
-                let mirrored = within(
-                    self.deadline,
-                    "mirroring the opt-in choice",
-                    self.deps.directory.set_opt_in(
-                        known,
-                        &self.message.from,
-                        opt_in,
-                        SystemTime::now(),
-                    ),
-                )
-                .await?;
-                tracing::info!(
-                    message_sid = %self.message.message_sid,
-                    user_id = %known.user_id,
-                    sms_opt_in = opt_in,
-                    result = ?mirrored,
-                    outcome,
-                    "opt-in choice mirrored"
-                );
-            }
-        }
-        Ok(twiml::EMPTY.to_owned())
-    }
-
-    /// Sends `text` (split if needed) through the REST API; what could not
-    /// be sent comes back as TwiML for Twilio to send instead.
-    async fn deliver(&self, text: &str) -> String {
-        let parts = split::split(text, split::MAX_CHARS);
-        for (index, part) in parts.iter().enumerate() {
-            let sent = self
-                .deps
-                .twilio
-                .send(
-                    self.credentials,
-                    &self.message.from,
-                    &self.message.to,
-                    part,
-                    self.deadline,
-                )
-                .await;
-            if let Err(err) = sent {
-                tracing::error!(
-                    message_sid = %self.message.message_sid,
-                    code = err.code(),
-                    error = %err,
-                    part = index + 1,
-                    parts = parts.len(),
-                    "Twilio send failed; answering inline with TwiML"
-                );
-                return twiml::messages(&parts[index..]);
-            }
-        }
-        tracing::info!(message_sid = %self.message.message_sid, parts = parts.len(), "reply sent");
-        twiml::EMPTY.to_owned()
-    }
-
-    fn log_outcome(&self, outcome: &'static str, sender: Option<&Sender>) {
-        tracing::info!(
-            message_sid = %self.message.message_sid,
-            user_id = sender.map_or("", |s| s.user_id.as_str()),
-            outcome,
-            "message handled"
-        );
-    }
+/// `200` with the apology for Twilio to send.
+fn apology(deps: &Deps) -> GatewayResponse {
+    twiml::response(twiml::messages(std::slice::from_ref(&deps.apology_text)))
 }

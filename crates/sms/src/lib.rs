@@ -1,39 +1,25 @@
-//! The sms function: Twilio inbound SMS answered by OpenAI, with
-//! per-number history in DynamoDB.
+//! The sms webhook: Twilio's inbound messages, verified and recorded.
 //!
 //! `POST /sms/inbound` (REST API v1 or HTTP API v2 proxy events): the form
-//! Twilio posts is checked against `X-Twilio-Signature` ([`signature`]),
-//! deduplicated by `MessageSid` ([`idempotency`]), and answered according
-//! to the sender ([`directory`]) and the text ([`keywords`]): assistant
-//! answers from OpenAI ([`openai`]) with the conversation so far
-//! ([`history`]), sent through Twilio's REST API ([`twilio`], split by
-//! [`split`]). Twilio always gets `200 text/xml` with empty TwiML
-//! ([`twiml`]) unless the REST send failed, in which case the reply is in
-//! the TwiML. The ordering rules that keep messages from being lost or
-//! answered twice are in [`handler`].
+//! Twilio posts is bounded ([`form`]), checked against
+//! `X-Twilio-Signature` ([`signature`]) and recorded once per `MessageSid`
+//! in the inbound-message table (`sms_record`); Twilio gets `200` empty
+//! TwiML ([`twiml`]) at once. The answer is the sms worker's job: the
+//! table's stream feeds it. The ordering rules are in [`handler`].
 //!
-//! Configuration: [`Config`] (every variable is in the README); credentials:
-//! one Secrets Manager secret ([`secrets`]).
+//! Configuration: [`Config`] (every variable is in the README).
 
 pub mod config;
-pub mod deadline;
-pub mod directory;
-mod dynamo;
 mod error;
 pub mod form;
 pub mod handler;
-pub mod history;
-pub mod idempotency;
-pub mod keywords;
-pub mod openai;
-pub mod secrets;
 pub mod signature;
-pub mod split;
-pub mod twilio;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod twiml;
 
 pub use config::Config;
-pub use error::{Error, RETRY_AFTER_SECS};
+pub use error::Error;
 pub use handler::handle;
 
 use std::time::Duration;
@@ -41,43 +27,24 @@ use std::time::Duration;
 use api_gateway::CorsConfig;
 use secret_cache::SecretCache;
 use serde_json::Value;
-
-use crate::directory::Directory;
-use crate::history::History;
-use crate::idempotency::Idempotency;
-use crate::openai::OpenAi;
-use crate::twilio::Twilio;
+use sms_record::Recorder;
 
 /// What the handler needs, built once per cold start.
 #[derive(Debug)]
 pub struct Deps {
-    /// Senders by phone, and opt-in mirroring.
-    pub directory: Directory,
-    /// Conversation history.
-    pub history: History,
-    /// `MessageSid`s already handled.
-    pub idempotency: Idempotency,
-    /// The Twilio/OpenAI credentials, cached with a TTL.
+    /// The inbound-message table.
+    pub inbox: Recorder,
+    /// The secret holding the Twilio auth token, cached with a TTL.
     pub secrets: SecretCache<aws_sdk_secretsmanager::Client>,
-    /// Chat completions.
-    pub openai: OpenAi,
-    /// Message sending.
-    pub twilio: Twilio,
     /// The URL Twilio signs.
     pub public_webhook_url: String,
-    /// The system prompt.
-    pub system_prompt: String,
-    /// Earlier messages sent with each one.
-    pub history_turns: u16,
-    /// Answer to `HELP`.
-    pub help_text: String,
-    /// Answer to `RESET`.
-    pub reset_reply: String,
-    /// Answer when OpenAI fails.
+    /// Answer when a message cannot be recorded.
     pub apology_text: String,
-    /// Answer to unknown or opted-out senders, if any.
-    pub unknown_sender_reply: Option<String>,
-    /// Time budget of one invocation.
+    /// How long an inbound message is kept.
+    pub inbound_ttl: Duration,
+    /// The longest `Body` accepted, in characters.
+    pub max_body_chars: usize,
+    /// Time budget of one request.
     pub time_budget: Duration,
     /// CORS policy (the webhook is server-to-server, but every function
     /// answers with the same headers).
@@ -85,44 +52,22 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Dependencies from the configuration, the AWS clients and the
-    /// process's HTTPS client (`aws_env::AwsEnv::http`, the one the AWS
-    /// clients send through) for OpenAI and Twilio. Per-request timeouts
-    /// come from the time budget.
+    /// Dependencies from the configuration and the AWS clients.
     pub fn new(
         config: Config,
         dynamodb: aws_sdk_dynamodb::Client,
         secretsmanager: aws_sdk_secretsmanager::Client,
-        http: reqwest::Client,
-    ) -> Result<Self, Error> {
-        Ok(Self {
-            directory: Directory::new(
-                dynamodb.clone(),
-                config.users_table,
-                config.users_phone_index,
-            ),
-            history: History::new(dynamodb.clone(), config.history_table, config.history_ttl),
-            idempotency: Idempotency::new(dynamodb, config.idempotency_table),
+    ) -> Self {
+        Self {
+            inbox: Recorder::new(dynamodb, config.inbound_table),
             secrets: SecretCache::new(secretsmanager, config.secret_id, config.secret_ttl),
-            openai: OpenAi::new(
-                http.clone(),
-                &config.openai_base_url,
-                config.openai_model,
-                config.max_completion_tokens,
-                config.openai_timeout,
-                config.openai_retry_backoff,
-            ),
-            twilio: Twilio::new(http, config.twilio_base_url, config.twilio_timeout),
             public_webhook_url: config.public_webhook_url,
-            system_prompt: config.system_prompt,
-            history_turns: config.history_turns,
-            help_text: config.help_text,
-            reset_reply: config.reset_reply,
             apology_text: config.apology_text,
-            unknown_sender_reply: config.unknown_sender_reply,
+            inbound_ttl: config.inbound_ttl,
+            max_body_chars: config.max_body_chars,
             time_budget: config.time_budget,
             cors: config.cors,
-        })
+        }
     }
 }
 

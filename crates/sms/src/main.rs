@@ -1,7 +1,6 @@
-//! Lambda entry point of the sms function: configuration, logging, the
-//! DynamoDB and Secrets Manager clients and the HTTPS client they share with
-//! the OpenAI and Twilio calls, once per cold start. `AWS_ENDPOINT_URL`
-//! points the same binary at moto for smoke tests.
+//! Lambda entry point of the sms webhook: configuration, logging, the
+//! DynamoDB and Secrets Manager clients, once per cold start.
+//! `AWS_ENDPOINT_URL` points the same binary at moto for smoke tests.
 
 use std::convert::Infallible;
 
@@ -17,15 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ))
     })
     .await?;
-    let deps = match sms::Deps::new(
-        config,
-        aws.dynamodb_client(),
-        aws.secretsmanager_client(),
-        aws.http().clone(),
-    ) {
-        Ok(deps) => deps,
-        Err(err) => return Err(function_init::fail("Runtime.InitError", err).await),
-    };
+    let deps = sms::Deps::new(config, aws.dynamodb_client(), aws.secretsmanager_client());
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Boxed: the handler's future is deep enough to overflow the

@@ -468,11 +468,7 @@ async fn start_verification(
         }
         Err(err) => {
             tracing::info!(user_id, error = %err, "Twilio refused the number");
-            let code = match err {
-                twilio_messages::SendError::Status { code, .. } => code,
-                twilio_messages::SendError::Transport(_) => 0,
-            };
-            return Err(Error::PhoneUnreachable(code));
+            return Err(Error::PhoneUnreachable(err.code()));
         }
     }
     tracing::info!(user_id, "verification code sent");

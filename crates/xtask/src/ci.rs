@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::cli::BuildTarget;
 use crate::run::{probe, run};
 use crate::workspace::Workspace;
-use crate::{dist, prereq, repro, smoke};
+use crate::{dist, local, prereq, repro, smoke};
 
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub enum Action {
     Check,
     /// `cargo xtask smoke` of dist/.
     Smoke,
+    /// `cargo xtask e2e` on dist/: the local stack and the end-to-end suite.
+    E2e,
     /// `cargo xtask repro`.
     Repro,
     /// No function links `ring`: aws-lc-rs is the one crypto provider.
@@ -97,6 +99,7 @@ pub fn steps() -> Vec<Step> {
         Step::new("dist", Action::Dist),
         Step::new("check", Action::Check),
         Step::new("smoke", Action::Smoke),
+        Step::new("e2e", Action::E2e),
         Step::run(
             "tf-dist",
             "bash",
@@ -154,6 +157,13 @@ fn execute(ws: &Workspace, target: &BuildTarget, action: &Action) -> anyhow::Res
             dist::Strictness::Deployable,
         ),
         Action::Smoke => smoke::smoke(ws, &dist_dir),
+        Action::E2e => local::e2e(
+            ws,
+            &local::E2eArgs {
+                dist: Some(dist_dir),
+                ..local::E2eArgs::default()
+            },
+        ),
         Action::Repro => repro::repro(ws, target, &[]),
         Action::CryptoStack => crypto_stack(ws, target),
         Action::HttpStack => http_stack(ws, target),
@@ -383,6 +393,7 @@ mod tests {
                 "dist",
                 "check",
                 "smoke",
+                "e2e",
                 "tf-dist",
                 "repro",
                 "nix-boot",

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use lambda_pack::elf::Machine;
 
+use crate::local::{E2eArgs, LocalArgs};
+
 pub const USAGE: &str = "\
 usage: cargo xtask <command>
 
@@ -18,6 +20,12 @@ usage: cargo xtask <command>
         [--dist dist] [--host-dist target/bench/dist-host] [--out docs] [--starts 20] [--invocations 1000]
                              cold starts, peak RSS, warm latency, micro-benchmarks and sizes, side by side
                              with the Python stack; writes docs/benchmarks.md and docs/benchmarks.svg
+  local [--dist dist|--host] [--port 4080] [--site lambda-forge.localhost]
+        [--credential-source cookie|authorization] [--authorizer-ttl 300]
+                             the whole API on loopback (moto, Cognito stand-in, Twilio and OpenAI fakes,
+                             every function, the local API Gateway) until Ctrl-C; dist/ zips when present
+  e2e [--dist dist|--host] [--only case,...]
+                             the end-to-end suite against the local stack, headless Chromium included
   nix-replay [--phase eval,test,boot,artifact,controls] [--dist dist]
                              the flake's builds without Nix: evaluate every output for the three systems
                              through stand-in inputs, check its rules, replay lock resolution, the test
@@ -59,6 +67,8 @@ pub enum Command {
     },
     Ci,
     Bench(BenchArgs),
+    Local(LocalArgs),
+    E2e(E2eArgs),
     NixReplay {
         /// Empty means every phase.
         phases: Vec<String>,
@@ -123,6 +133,32 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             only: take_list(&mut flags, "--only"),
         },
         "ci" => Command::Ci,
+        "local" => {
+            let dist = flags.take("--dist").map(PathBuf::from);
+            let host = flags.switch("--host");
+            let mut stack_flags = Vec::new();
+            for flag in [
+                "--port",
+                "--site",
+                "--credential-source",
+                "--authorizer-ttl",
+            ] {
+                if let Some(value) = flags.take(flag) {
+                    stack_flags.push(flag.to_owned());
+                    stack_flags.push(value);
+                }
+            }
+            Command::Local(LocalArgs {
+                dist,
+                host,
+                stack_flags,
+            })
+        }
+        "e2e" => Command::E2e(E2eArgs {
+            dist: flags.take("--dist").map(PathBuf::from),
+            host: flags.switch("--host"),
+            only: take_list(&mut flags, "--only"),
+        }),
         "nix-replay" => Command::NixReplay {
             phases: take_list(&mut flags, "--phase"),
             dist: flags.path("--dist", "dist"),
@@ -173,6 +209,7 @@ fn parse_target(value: &str) -> Result<BuildTarget, String> {
 
 /// Flags that take no value.
 const SWITCHES: &[&str] = &[
+    "--host",
     "--quick",
     "--no-build",
     "--skip-python",
@@ -380,6 +417,49 @@ mod tests {
                 .unwrap_err()
                 .contains("does not take --quick")
         );
+    }
+
+    #[test]
+    fn local_passes_the_stack_flags_on_and_takes_dist_or_host() {
+        assert_eq!(
+            parse_str("local --port 0 --credential-source authorization"),
+            Ok(Command::Local(LocalArgs {
+                dist: None,
+                host: false,
+                stack_flags: vec![
+                    "--port".into(),
+                    "0".into(),
+                    "--credential-source".into(),
+                    "authorization".into()
+                ],
+            }))
+        );
+        assert_eq!(
+            parse_str("local --host"),
+            Ok(Command::Local(LocalArgs {
+                dist: None,
+                host: true,
+                stack_flags: vec![],
+            }))
+        );
+        assert!(
+            parse_str("local --only x")
+                .unwrap_err()
+                .contains("does not take --only")
+        );
+    }
+
+    #[test]
+    fn e2e_takes_dist_host_and_cases() {
+        assert_eq!(
+            parse_str("e2e --dist out --only browser,cors"),
+            Ok(Command::E2e(E2eArgs {
+                dist: Some("out".into()),
+                host: false,
+                only: vec!["browser".into(), "cors".into()],
+            }))
+        );
+        assert_eq!(parse_str("e2e"), Ok(Command::E2e(E2eArgs::default())));
     }
 
     #[test]

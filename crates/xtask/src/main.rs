@@ -6,6 +6,8 @@
 //! cargo xtask check [--dist dist] [--machine aarch64|x86_64]
 //! cargo xtask smoke [--dist dist]
 //! cargo xtask repro [--only a,b]
+//! cargo xtask local [--dist dist|--host] [--port 4080] [--site ...] [--credential-source ...]
+//! cargo xtask e2e [--dist dist|--host] [--only case,...]
 //! cargo xtask nix-replay [--phase eval,test,boot,artifact,controls] [--dist dist]
 //! cargo xtask ci
 //! cargo xtask bench [--quick] [--no-build] [--skip-python] [--skip-micro] [--skip-qemu] ...
@@ -20,6 +22,7 @@ mod bench;
 mod ci;
 mod cli;
 mod dist;
+mod local;
 mod prereq;
 mod replay;
 mod repro;
@@ -92,6 +95,8 @@ fn execute(command: Command) -> anyhow::Result<()> {
         }
         Command::Ci => ci::ci(&ws),
         Command::Bench(args) => bench::bench(&ws, &args),
+        Command::Local(args) => local::local(&ws, &args),
+        Command::E2e(args) => local::e2e(&ws, &args),
         Command::NixReplay { phases, dist } => {
             prereq::require(&prereq::for_replay())?;
             let phases = if phases.is_empty() {

@@ -36,6 +36,10 @@ pub enum Tool {
     /// `checkov`, in its own virtualenv: it pins boto3/botocore versions that
     /// would break moto and awscli next to it.
     Checkov,
+    /// Chromium, for the end-to-end suite's browser test (Debian's package).
+    Chromium,
+    /// chromedriver, through which the suite drives Chromium.
+    Chromedriver,
 }
 
 /// The zig release every artifact is linked with. Its version decides the
@@ -109,6 +113,8 @@ impl Tool {
             Tool::Taplo => "taplo".into(),
             Tool::Terraform => "terraform".into(),
             Tool::Checkov => "checkov".into(),
+            Tool::Chromium => "chromium".into(),
+            Tool::Chromedriver => "chromedriver".into(),
         }
     }
 
@@ -132,6 +138,10 @@ impl Tool {
                 dir: CHECKOV_VENV,
                 package: "checkov==3.3.30",
             },
+            // Debian builds both from one source; the suite uses only the
+            // W3C WebDriver protocol, so any matching pair works.
+            Tool::Chromium => Install::Apt("chromium"),
+            Tool::Chromedriver => Install::Apt("chromium-driver"),
         }
     }
 
@@ -158,6 +168,10 @@ impl Tool {
                     .join("bin/checkov")
                     .is_file()
                     || std::env::var_os("CHECKOV").is_some()
+            }
+            Tool::Chromium => on_path("chromium") || std::env::var_os("E2E_CHROMIUM").is_some(),
+            Tool::Chromedriver => {
+                on_path("chromedriver") || std::env::var_os("E2E_CHROMEDRIVER").is_some()
             }
         }
     }
@@ -276,6 +290,8 @@ pub fn for_ci(target: &BuildTarget) -> anyhow::Result<Vec<Tool>> {
         Tool::Taplo,
         Tool::Terraform,
         Tool::Checkov,
+        Tool::Chromium,
+        Tool::Chromedriver,
     ]);
     Ok(tools)
 }
@@ -546,6 +562,8 @@ mod tests {
         let tools = for_ci(&BuildTarget::Triple("aarch64-unknown-linux-musl".into())).unwrap();
         assert_eq!(tools.first(), Some(&Tool::Zig));
         for tool in [
+            Tool::Chromium,
+            Tool::Chromedriver,
             Tool::MotoServer,
             Tool::NixInstantiate,
             Tool::CargoNextest,
@@ -610,6 +628,23 @@ mod tests {
                 ]),
                 &StepKind::Rustup("aarch64-unknown-linux-musl".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn chromium_and_its_driver_come_from_one_apt_call() {
+        let plan = install_plan(&[
+            Tool::Chromium,
+            Tool::Chromedriver,
+            Tool::Qemu(Machine::Aarch64),
+        ]);
+        assert_eq!(
+            plan[0].kind,
+            StepKind::Apt(vec!["chromium", "chromium-driver", "qemu-user-static"])
+        );
+        assert_eq!(
+            Tool::Chromedriver.install().command_line(),
+            "apt-get install -y chromium-driver"
         );
     }
 

@@ -31,6 +31,9 @@ module "lambda_forge" {
   route53_zone_id      = var.route53_zone_id
   certificate_arn      = var.certificate_arn
 
+  # Phone numbers are proven by a code texted from the Twilio number.
+  phone_verification_from = var.twilio_number
+
   memory_size       = { sms = 256 }
   extra_environment = { sms = { OPENAI_MODEL = "gpt-4o-mini", HISTORY_TURNS = "10" } }
 

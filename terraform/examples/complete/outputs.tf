@@ -18,6 +18,11 @@ output "twilio_webhook_url" {
   value       = module.lambda_forge.twilio_webhook_url
 }
 
+output "twilio_fallback_url" {
+  description = "Set this as the Twilio number's Fallback URL (HTTP POST): a static apology when the webhook cannot answer."
+  value       = module.lambda_forge.twilio_fallback_url
+}
+
 output "secret_arns" {
   description = "Put the sms and auth secret values here (outside Terraform)."
   value       = module.lambda_forge.secret_arns

@@ -43,3 +43,9 @@ variable "observability_layer_arn" {
   type        = string
   default     = null
 }
+
+variable "twilio_number" {
+  description = "Your Twilio number (E.164): texts users the code that proves a phone number they claim. null: only administrators can set phone numbers."
+  type        = string
+  default     = null
+}

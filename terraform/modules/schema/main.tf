@@ -2,8 +2,9 @@ locals {
   decoded = try(jsondecode(var.schema_json), null)
   raw     = try(local.decoded.tables, {})
 
-  key_types        = ["S", "N", "B"]
-  projection_types = ["ALL", "KEYS_ONLY", "INCLUDE"]
+  key_types         = ["S", "N", "B"]
+  projection_types  = ["ALL", "KEYS_ONLY", "INCLUDE"]
+  stream_view_types = ["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
 
   # Per table, every attribute a key or an index uses, in declaration order.
   key_attributes = {
@@ -42,6 +43,7 @@ locals {
     ]]),
     [for name, t in local.raw : "table \"${name}\": index names are not unique" if length(distinct([for g in try(t.global_secondary_indexes, []) : try(g.name, "")])) != length(try(t.global_secondary_indexes, []))],
     [for name, t in local.raw : "table \"${name}\": ttl_attribute \"${t.ttl_attribute}\" is a key attribute; TTL needs a plain Number attribute" if try(t.ttl_attribute, null) == null ? false : contains(local.key_attributes[name], t.ttl_attribute)],
+    [for name, t in local.raw : "table \"${name}\": stream_view_type \"${t.stream_view_type}\" is not one of ${join(", ", local.stream_view_types)} (or null for no stream)" if try(t.stream_view_type, null) == null ? false : !contains(local.stream_view_types, t.stream_view_type)],
   )
 
   tables = {
@@ -58,7 +60,8 @@ locals {
           non_key_attributes = try(g.non_key_attributes, null)
         }
       ]
-      ttl_attribute = try(t.ttl_attribute, null)
+      ttl_attribute    = try(t.ttl_attribute, null)
+      stream_view_type = try(t.stream_view_type, null)
     }
   }
 }

@@ -1,5 +1,5 @@
 output "tables" {
-  description = "Validated tables by logical name: hash_key, range_key, attributes [{name, type}], global_secondary_indexes [{name, hash_key, range_key, projection_type, non_key_attributes}], ttl_attribute."
+  description = "Validated tables by logical name: hash_key, range_key, attributes [{name, type}], global_secondary_indexes [{name, hash_key, range_key, projection_type, non_key_attributes}], ttl_attribute, stream_view_type (null: no stream)."
   value       = local.tables
 
   precondition {

@@ -1,5 +1,5 @@
 variable "schema_json" {
-  description = "Contents of schema/dynamodb.json: table logical name -> key schema, attribute types, GSIs and TTL attribute."
+  description = "Contents of schema/dynamodb.json: table logical name -> key schema, attribute types, GSIs, TTL attribute and stream view type."
   type        = string
 
   validation {

@@ -176,14 +176,16 @@ fn size_breakdown(ws: &Workspace, report: &Report) -> Vec<(String, String)> {
         .filter(|l| !l.met && !l.measured.contains("not in dist"))
         .map(|l| l.key)
         .collect();
-    let mut names: Vec<String> = Vec::new();
-    if missed.iter().any(|k| k == "sms zip") {
-        names.push("sms".into());
-    }
-    if missed
+    let mut names: Vec<String> = missed
         .iter()
-        .any(|k| k != "sms zip" && !k.starts_with("cold start ") && !k.starts_with("peak rss "))
-        && let Some(largest) = report.sizes.iter().max_by_key(|s| s.zip_bytes)
+        .filter_map(|k| model::sms_zip_target(k))
+        .map(str::to_owned)
+        .collect();
+    if missed.iter().any(|k| {
+        model::sms_zip_target(k).is_none()
+            && !k.starts_with("cold start ")
+            && !k.starts_with("peak rss ")
+    }) && let Some(largest) = report.sizes.iter().max_by_key(|s| s.zip_bytes)
         && !names.contains(&largest.name)
     {
         names.push(largest.name.clone());
@@ -464,8 +466,10 @@ fn findings(report: &Report, logs: &[Log], bloat: &[(String, String)]) -> Vec<(S
             "peak after the warm invocations; compare with the RSS right after init \
              (`--invocations 1`) to tell init from growth"
                 .to_owned()
-        } else if line.key == "sms zip" && line.measured.contains("not in dist") {
-            "sms is not built yet".to_owned()
+        } else if let Some(name) = model::sms_zip_target(&line.key)
+            && line.measured.contains("not in dist")
+        {
+            format!("{name} is not built yet")
         } else {
             let mut largest: Vec<&SizeRow> = report.sizes.iter().collect();
             largest.sort_by_key(|s| std::cmp::Reverse(s.zip_bytes));
@@ -475,11 +479,8 @@ fn findings(report: &Report, logs: &[Log], bloat: &[(String, String)]) -> Vec<(S
                 .map(|s| format!("{} {}", s.name, render::mib(s.zip_bytes)))
                 .collect();
             // The artifact the target names, else the largest one.
-            let inside = if line.key == "sms zip" {
-                Some("sms")
-            } else {
-                largest.first().map(|s| s.name.as_str())
-            };
+            let inside = model::sms_zip_target(&line.key)
+                .or_else(|| largest.first().map(|s| s.name.as_str()));
             let crates = inside
                 .and_then(|name| bloat.iter().find(|(n, _)| n == name))
                 .map(|(name, text)| format!("; {name}'s code by crate: {text}"))

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use lambda_pack::spec::Kind;
 
-use super::model::{MIB, QemuCheck, Report, proposed_budget, targets};
+use super::model::{MIB, QemuCheck, Report, proposed_budget, python_counterpart, targets};
 use super::stats::Summary;
 
 pub fn mib(bytes: u64) -> String {
@@ -71,8 +71,14 @@ pub fn comparison_table(report: &Report) -> String {
     out.push_str("| function | zip: ours / Python | × | unzipped: ours / Python | × | cold start: ours / Python | × | peak RSS: ours / Python | × |\n");
     out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for m in report.measured.iter().filter(|m| m.kind == Kind::Function) {
-        let Some(pf) = py.function(&m.name) else {
+        let counterpart = python_counterpart(&m.name);
+        let Some(pf) = py.function(counterpart) else {
             continue;
+        };
+        let label = if counterpart == m.name {
+            m.name.clone()
+        } else {
+            format!("{} (Python: {counterpart})", m.name)
         };
         let (py_zip, py_unzipped) = py.layers_size(&pf.deployed_layers);
         let size = report.sizes.iter().find(|s| s.name == m.name);
@@ -96,8 +102,7 @@ pub fn comparison_table(report: &Report) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {zip} | {zip_ratio} | {unzipped} | {unzipped_ratio} | {} / {} | {} | {rss} | {rss_ratio} |",
-            m.name,
+            "| {label} | {zip} | {zip_ratio} | {unzipped} | {unzipped_ratio} | {} / {} | {} | {rss} | {rss_ratio} |",
             ms(m.ready_ms.median),
             ms(pf.ready_ms.median),
             ratio(pf.ready_ms.median, m.ready_ms.median),
@@ -499,6 +504,44 @@ mod tests {
         assert!(section.contains(&count), "{section}");
         for line in missed {
             assert!(section.contains(&line.target), "{section}");
+        }
+    }
+
+    #[test]
+    fn the_sms_worker_row_compares_with_the_python_sms_function() {
+        let mut r = report();
+        let py = crate::bench::model::tests::PYTHON_JSON
+            .replace(r#""cors": {"deployed""#, r#""sms": {"deployed""#)
+            .replace(r#""cors": {"init""#, r#""sms": {"init""#);
+        r.python = Some(crate::bench::model::PythonBaseline::parse(&py).unwrap());
+        for name in ["sms", "sms-worker"] {
+            let mut measured = r.measured[0].clone();
+            measured.name = name.into();
+            r.measured.push(measured);
+            let mut size = r.sizes[0].clone();
+            size.name = name.into();
+            r.sizes.push(size);
+        }
+        let table = comparison_table(&r);
+        assert!(
+            table.contains("| sms | 0.64 MiB / 23.48 MiB | 37× |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| sms-worker (Python: sms) | 0.64 MiB / 23.48 MiB | 37× |"),
+            "{table}"
+        );
+        assert!(
+            !table.contains("| cors"),
+            "cors has no Python counterpart now"
+        );
+        let lines = targets(&r);
+        for name in ["sms", "sms-worker"] {
+            let line = lines
+                .iter()
+                .find(|l| l.key == format!("{name} zip"))
+                .unwrap();
+            assert!(line.met && line.measured == "0.64 MiB", "{name}");
         }
     }
 

@@ -42,7 +42,7 @@ pub fn panels(report: &Report) -> Vec<Panel> {
     let mut sizes = Vec::new();
     let mut starts = Vec::new();
     for m in report.measured.iter().filter(|m| m.kind == Kind::Function) {
-        let Some(pf) = py.function(&m.name) else {
+        let Some(pf) = py.function(super::model::python_counterpart(&m.name)) else {
             continue;
         };
         if let Some(size) = report.sizes.iter().find(|s| s.name == m.name) {

@@ -68,6 +68,14 @@ run "idempotency_by_message_sid_with_ttl" {
     condition     = output.tables.idempotency.hash_key == "message_sid" && output.tables.idempotency.ttl_attribute == "expires_at"
     error_message = "idempotency must be keyed by message_sid with TTL expires_at"
   }
+  assert {
+    condition     = output.tables.idempotency.stream_view_type == "NEW_IMAGE"
+    error_message = "the sms worker reads inbound messages (sender included) from the idempotency table's stream: NEW_IMAGE"
+  }
+  assert {
+    condition     = [for name, t in output.tables : name if t.stream_view_type != null] == ["idempotency"]
+    error_message = "only the inbound-message table has a stream"
+  }
 }
 
 # One failing case per validation rule.
@@ -244,6 +252,19 @@ run "rejects_ttl_on_key_attribute" {
   expect_failures = [output.tables]
   assert {
     condition     = local.errors == ["table \"t\": ttl_attribute \"ts\" is a key attribute; TTL needs a plain Number attribute"]
+    error_message = "got ${jsonencode(local.errors)}"
+  }
+}
+
+run "rejects_an_unknown_stream_view_type" {
+  command = plan
+  variables {
+    schema_json     = jsonencode({ schema_version = 1, tables = { t = { hash_key = "id", attributes = { id = "S" }, stream_view_type = "EVERYTHING" } } })
+    required_tables = []
+  }
+  expect_failures = [output.tables]
+  assert {
+    condition     = local.errors == ["table \"t\": stream_view_type \"EVERYTHING\" is not one of NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY (or null for no stream)"]
     error_message = "got ${jsonencode(local.errors)}"
   }
 }

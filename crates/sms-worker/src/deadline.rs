@@ -1,11 +1,10 @@
-//! The time budget of one invocation.
+//! The time left in one invocation.
 //!
-//! Twilio waits 15 s for the webhook's answer, and Lambda's timeout is the
-//! same 15 s; every outbound call is bounded by what is left of a budget
-//! (about 12 s by default) so the answer, fallback included, always leaves
-//! in time.
+//! Lambda stops the worker at the invocation's deadline; every outbound
+//! call and every wait is bounded by what is left before it, less a reserve
+//! for the writes that record how far the message got.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The end of this invocation's time budget.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +18,16 @@ impl Deadline {
         Self {
             end: Instant::now() + budget,
         }
+    }
+
+    /// `reserve` before `end`, a wall-clock time such as Lambda's
+    /// invocation deadline.
+    pub fn before(end: SystemTime, reserve: Duration) -> Self {
+        let left = end
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .saturating_sub(reserve);
+        Self::after(left)
     }
 
     /// Time left, zero once passed.
@@ -58,6 +67,21 @@ mod tests {
             )
             .unwrap();
         assert!(t <= Duration::from_secs(70) && t > Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_wall_clock_deadline_keeps_the_reserve() {
+        let end = SystemTime::now() + Duration::from_secs(10);
+        let left = Deadline::before(end, Duration::from_secs(3)).remaining();
+        assert!(
+            left <= Duration::from_secs(7) && left > Duration::from_secs(6),
+            "{left:?}"
+        );
+        let past = SystemTime::now() - Duration::from_secs(1);
+        assert_eq!(
+            Deadline::before(past, Duration::ZERO).remaining(),
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -6,11 +6,18 @@
 //! conditional on the key being free and moves one microsecond on when it
 //! is not (two messages of one sender in the same microsecond, or an
 //! assistant turn written right after its user turn). Other attributes:
-//! `role` (`user`/`assistant`), `content`, `message_sid` on user turns, and
-//! `expires_at` (epoch seconds, the table's TTL attribute).
+//! `role` (`user`/`assistant`), `content`, `message_sid` (the inbound
+//! message the turn belongs to: a user turn is the message, an assistant
+//! turn answers it), and `expires_at` (epoch seconds, the table's TTL
+//! attribute).
+//!
+//! A worker attempt may be retried after it stored a turn, so storing is
+//! idempotent: a turn's `ts` derives from its message (the time it was
+//! received), and a put that finds its key taken by the same message's
+//! turn of the same role counts as done.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
@@ -94,8 +101,8 @@ impl History {
         Self { client, table, ttl }
     }
 
-    /// The last `n` messages of `phone`, oldest first.
-    pub async fn recent(&self, phone: &str, n: u16) -> Result<Vec<Turn>, Error> {
+    /// The last `n` messages of `phone` before `before` (a `ts`), oldest first.
+    pub async fn recent(&self, phone: &str, n: u16, before: u64) -> Result<Vec<Turn>, Error> {
         if n == 0 {
             return Ok(Vec::new());
         }
@@ -103,9 +110,11 @@ impl History {
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("#phone = :phone")
+            .key_condition_expression("#phone = :phone AND #ts < :before")
             .expression_attribute_names("#phone", attr::PHONE)
+            .expression_attribute_names("#ts", attr::TS)
             .expression_attribute_values(":phone", AttributeValue::S(phone.to_owned()))
+            .expression_attribute_values(":before", AttributeValue::N(before.to_string()))
             .scan_index_forward(false)
             .limit(i32::from(n))
             .consistent_read(true)
@@ -121,24 +130,23 @@ impl History {
         Ok(turns)
     }
 
-    /// Stores a message of `phone` at `now` (or at `not_before`, if later)
-    /// and returns its `ts`.
+    /// Stores the `role` turn of inbound message `message_sid` of `phone`
+    /// at `ts` (or the first free microsecond after it) and returns the `ts`
+    /// it has. Stored once: if an earlier attempt stored it, nothing is
+    /// written and its `ts` is returned.
     pub async fn append(
         &self,
         phone: &str,
         role: Role,
         content: &str,
-        message_sid: Option<&str>,
-        not_before: u64,
+        message_sid: &str,
+        ts: u64,
         now: SystemTime,
     ) -> Result<u64, Error> {
-        let micros = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         let expires_at = epoch_secs(now) + self.ttl.as_secs();
-        let mut ts = micros.max(not_before);
+        let mut ts = ts;
         for _ in 0..MAX_PUT_ATTEMPTS {
-            let mut put = self
+            let put = self
                 .client
                 .put_item()
                 .table_name(&self.table)
@@ -146,15 +154,20 @@ impl History {
                 .item(attr::TS, AttributeValue::N(ts.to_string()))
                 .item(attr::ROLE, AttributeValue::S(role.as_str().to_owned()))
                 .item(attr::CONTENT, AttributeValue::S(content.to_owned()))
+                .item(attr::MESSAGE_SID, AttributeValue::S(message_sid.to_owned()))
                 .item(attr::EXPIRES_AT, AttributeValue::N(expires_at.to_string()))
                 .condition_expression("attribute_not_exists(#ts)")
-                .expression_attribute_names("#ts", attr::TS);
-            if let Some(sid) = message_sid {
-                put = put.item(attr::MESSAGE_SID, AttributeValue::S(sid.to_owned()));
-            }
-            match put.send().await {
+                .expression_attribute_names("#ts", attr::TS)
+                .send()
+                .await;
+            match put {
                 Ok(_) => return Ok(ts),
-                Err(err) if is_conditional_failure(&err) => ts += 1,
+                Err(err) if is_conditional_failure(&err) => {
+                    if self.holds(phone, ts, role, message_sid).await? {
+                        return Ok(ts);
+                    }
+                    ts += 1;
+                }
                 Err(err) => return Err(store_error("PutItem", &self.table, err)),
             }
         }
@@ -162,6 +175,28 @@ impl History {
             "{}: no free ts after {MAX_PUT_ATTEMPTS} attempts",
             self.table
         )))
+    }
+
+    /// Whether the item at (`phone`, `ts`) is the `role` turn of `message_sid`.
+    async fn holds(
+        &self,
+        phone: &str,
+        ts: u64,
+        role: Role,
+        message_sid: &str,
+    ) -> Result<bool, Error> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::PHONE, AttributeValue::S(phone.to_owned()))
+            .key(attr::TS, AttributeValue::N(ts.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| store_error("GetItem", &self.table, err))?;
+        let is = |name: &str, expected: &str| matches!(output.item.as_ref().and_then(|i| i.get(name)), Some(AttributeValue::S(v)) if v == expected);
+        Ok(is(attr::MESSAGE_SID, message_sid) && is(attr::ROLE, role.as_str()))
     }
 
     /// Deletes every message of `phone`; returns how many.
@@ -224,6 +259,7 @@ impl History {
                     operation: "BatchWriteItem",
                     table: self.table.clone(),
                     detail: format!("{} deletes left unprocessed", requests.len()),
+                    permanent: false,
                 });
             }
         }

@@ -1,10 +1,14 @@
-//! Small DynamoDB helpers shared by the stores.
+//! DynamoDB failures of the worker's own tables (history, users) as its
+//! error type; the classification is `sms_inbox::dynamo`'s.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+pub use sms_inbox::dynamo::is_conditional_failure;
 
 use crate::Error;
 
-/// A DynamoDB failure as our error: what was tried, where, and what the SDK said.
+/// A DynamoDB failure as our error: what was tried, where, what the SDK
+/// said, and whether retrying can help.
 pub fn store_error<E, R>(operation: &'static str, table: &str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -13,17 +17,9 @@ where
     Error::Store {
         operation,
         table: table.to_owned(),
-        detail: DisplayErrorContext(&err).to_string(),
+        detail: sms_inbox::dynamo::describe(&err),
+        permanent: sms_inbox::dynamo::is_permanent(&err),
     }
-}
-
-/// Whether `err` is a failed condition (the one "expected" refusal).
-pub fn is_conditional_failure<E, R>(err: &SdkError<E, R>) -> bool
-where
-    E: ProvideErrorMetadata,
-{
-    matches!(err, SdkError::ServiceError(service)
-        if service.err().code() == Some("ConditionalCheckFailedException"))
 }
 
 /// Seconds since the Unix epoch.

@@ -1,11 +1,13 @@
 //! OpenAI chat completions: `POST {base}/chat/completions`.
 //!
-//! One attempt is bounded by the configured timeout and by what is left of
-//! the invocation's budget after the reserve for sending the answer. A 429
-//! `rate_limit_exceeded`, a 500 or a 503 is retried once after a pause, if
-//! the budget still allows a useful attempt; `insufficient_quota`, other
-//! 4xx, timeouts and malformed answers are not (retrying cannot help, or
-//! there is no time left).
+//! Each attempt is bounded by the configured timeout and by what is left
+//! of the invocation after the reserve for sending the answer. A 429
+//! `rate_limit_exceeded`, a 5xx, a timeout or a failed connection is
+//! retried, up to the configured number of attempts, after an exponential
+//! pause with jitter (or OpenAI's `retry-after-ms`/`retry-after`, when
+//! longer), as long as the invocation leaves room for a useful attempt;
+//! `insufficient_quota`, other 4xx and malformed answers are not (retrying
+//! cannot help).
 
 use std::time::Duration;
 
@@ -24,7 +26,44 @@ pub struct OpenAi {
     model: String,
     max_completion_tokens: u32,
     timeout: Duration,
-    backoff: Duration,
+    retry: Retry,
+}
+
+/// How failed attempts are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Pause after the first failure; doubled after each further one.
+    pub backoff: Duration,
+    /// The longest pause of our own (OpenAI's `retry-after` may ask more).
+    pub backoff_max: Duration,
+}
+
+impl Retry {
+    /// The pause after failed attempt `attempt` (1-based): exponential,
+    /// capped, with "equal jitter" (half fixed, half spread by `seed`) so
+    /// that messages failing together do not retry together.
+    pub fn pause(&self, attempt: u32, seed: u64) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(16);
+        let full = self.backoff.saturating_mul(factor).min(self.backoff_max);
+        let half = full / 2;
+        let spread = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
+        let jitter = if spread == 0 {
+            0
+        } else {
+            mix(seed ^ u64::from(attempt)) % (spread + 1)
+        };
+        half + Duration::from_micros(jitter)
+    }
+}
+
+/// splitmix64: a well-spread 64-bit mix, enough for jitter.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// The conversation to complete.
@@ -74,7 +113,7 @@ impl OpenAi {
         model: String,
         max_completion_tokens: u32,
         timeout: Duration,
-        backoff: Duration,
+        retry: Retry,
     ) -> Self {
         Self {
             http,
@@ -82,54 +121,64 @@ impl OpenAi {
             model,
             max_completion_tokens,
             timeout,
-            backoff,
+            retry,
         }
     }
 
-    /// The assistant's answer to `prompt`, leaving `reserve` of the budget.
+    /// The longest one attempt may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The assistant's answer to `prompt`, leaving `reserve` of the
+    /// invocation; `seed` spreads the retry pauses (the message's hash).
     pub async fn complete(
         &self,
         api_key: &str,
         prompt: Prompt<'_>,
         deadline: &Deadline,
         reserve: Duration,
+        seed: u64,
     ) -> Result<String, Error> {
         let request = self.request(prompt);
-        let failure = match self.attempt(api_key, &request, deadline, reserve).await {
-            Ok(answer) => return Ok(answer),
-            Err(failure) => failure,
-        };
-        let retryable = match &failure.error {
-            Error::OpenAiRateLimited => true,
-            Error::OpenAiStatus { status, .. } => matches!(status, 500 | 503),
-            _ => false,
-        };
-        if !retryable {
-            return Err(failure.error);
-        }
-        let pause = failure
-            .retry_after
-            .unwrap_or(self.backoff)
-            .max(self.backoff);
-        if deadline
-            .timeout(self.timeout, reserve + pause, self.floor())
-            .is_none()
-        {
+        let mut attempt = 1;
+        loop {
+            let failure = match self.attempt(api_key, &request, deadline, reserve).await {
+                Ok(answer) => return Ok(answer),
+                Err(failure) => failure,
+            };
+            let retryable = match &failure.error {
+                Error::OpenAiRateLimited | Error::OpenAiTimeout | Error::OpenAiTransport(_) => true,
+                Error::OpenAiStatus { status, .. } => *status >= 500,
+                _ => false,
+            };
+            if !retryable || attempt >= self.retry.max_attempts {
+                return Err(failure.error);
+            }
+            let pause = failure
+                .retry_after
+                .unwrap_or_default()
+                .max(self.retry.pause(attempt, seed));
+            if deadline
+                .timeout(self.timeout, reserve + pause, self.floor())
+                .is_none()
+            {
+                tracing::warn!(
+                    code = failure.error.code(),
+                    attempt,
+                    "OpenAI failed; no time left for another attempt"
+                );
+                return Err(failure.error);
+            }
             tracing::warn!(
                 code = failure.error.code(),
-                "OpenAI failed; no time left for a retry"
+                attempt,
+                pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                "OpenAI failed; retrying"
             );
-            return Err(failure.error);
+            tokio::time::sleep(pause).await;
+            attempt += 1;
         }
-        tracing::warn!(
-            code = failure.error.code(),
-            pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
-            "OpenAI failed; retrying once"
-        );
-        tokio::time::sleep(pause).await;
-        self.attempt(api_key, &request, deadline, reserve)
-            .await
-            .map_err(|failure| failure.error)
     }
 
     /// The least time worth giving an attempt.
@@ -280,6 +329,44 @@ mod tests {
             Some("server_error")
         );
         assert_eq!(error_code(b"<html>"), None);
+    }
+
+    #[test]
+    fn pauses_grow_exponentially_up_to_the_cap_with_bounded_jitter() {
+        let retry = Retry {
+            max_attempts: 6,
+            backoff: Duration::from_millis(1000),
+            backoff_max: Duration::from_millis(8000),
+        };
+        for seed in [0, 1, 42, u64::MAX] {
+            for (attempt, full) in [
+                (1, 1000),
+                (2, 2000),
+                (3, 4000),
+                (4, 8000),
+                (5, 8000),
+                (30, 8000),
+            ] {
+                let pause = retry.pause(attempt, seed).as_millis();
+                assert!(
+                    (full / 2..=full).contains(&pause),
+                    "attempt {attempt}, seed {seed}: {pause} ms"
+                );
+            }
+        }
+        let spread: std::collections::HashSet<u128> = (0..20)
+            .map(|seed| retry.pause(3, seed).as_millis())
+            .collect();
+        assert!(
+            spread.len() > 10,
+            "messages retry at different times: {spread:?}"
+        );
+        let none = Retry {
+            backoff: Duration::ZERO,
+            backoff_max: Duration::ZERO,
+            ..retry
+        };
+        assert_eq!(none.pause(3, 7), Duration::ZERO);
     }
 
     #[test]

@@ -6,51 +6,29 @@ use secret_cache::SecretJson;
 
 use crate::Error;
 
-/// Keys of the secret.
+/// Keys of the secret beyond Twilio's (`twilio_messages::keys`).
 pub mod keys {
-    /// Twilio account SID (`AC...`): user of HTTP Basic and part of the API path.
-    pub const TWILIO_ACCOUNT_SID: &str = "twilio_account_sid";
-    /// Twilio auth token: HTTP Basic password and the webhook signature key.
-    pub const TWILIO_AUTH_TOKEN: &str = "twilio_auth_token";
     /// OpenAI API key.
     pub const OPENAI_API_KEY: &str = "openai_api_key";
-    /// Optional Messaging Service SID (`MG...`); replies are sent through it
-    /// instead of from the number the message was sent to.
-    pub const TWILIO_MESSAGING_SERVICE_SID: &str = "twilio_messaging_service_sid";
 }
 
 /// Everything secret the function uses.
 #[derive(Debug, Clone)]
 pub struct Credentials {
-    /// Twilio account SID (not secret, but only known from the secret).
-    pub account_sid: String,
-    /// Twilio auth token.
-    pub auth_token: Redacted<String>,
+    /// Twilio's account SID, auth token and optional Messaging Service
+    /// (replies are sent through it instead of from the number the message
+    /// was sent to).
+    pub twilio: twilio_messages::Credentials,
     /// OpenAI API key.
     pub openai_api_key: Redacted<String>,
-    /// Messaging Service SID, when replies go through one.
-    pub messaging_service_sid: Option<String>,
 }
 
 impl Credentials {
     /// Reads the keys; a missing one fails with an error naming it.
     pub fn from_secret(secret: &SecretJson) -> Result<Self, Error> {
-        let account_sid = secret.required(keys::TWILIO_ACCOUNT_SID)?.to_owned();
-        // It becomes a URL path segment.
-        if !account_sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(Error::Internal(format!(
-                "secret {}: {} must be letters and digits",
-                secret.secret_id(),
-                keys::TWILIO_ACCOUNT_SID
-            )));
-        }
         Ok(Self {
-            account_sid,
-            auth_token: Redacted(secret.required(keys::TWILIO_AUTH_TOKEN)?.to_owned()),
+            twilio: twilio_messages::Credentials::from_secret(secret)?,
             openai_api_key: Redacted(secret.required(keys::OPENAI_API_KEY)?.to_owned()),
-            messaging_service_sid: secret
-                .optional(keys::TWILIO_MESSAGING_SERVICE_SID)?
-                .map(str::to_owned),
         })
     }
 }
@@ -69,10 +47,10 @@ mod tests {
             r#"{"twilio_account_sid":"AC123","twilio_auth_token":"tok-secret","openai_api_key":"sk-secret","twilio_messaging_service_sid":"MG9"}"#,
         )
         .unwrap();
-        assert_eq!(creds.account_sid, "AC123");
-        assert_eq!(creds.auth_token.expose(), "tok-secret");
+        assert_eq!(creds.twilio.account_sid, "AC123");
+        assert_eq!(creds.twilio.auth_token.expose(), "tok-secret");
         assert_eq!(creds.openai_api_key.expose(), "sk-secret");
-        assert_eq!(creds.messaging_service_sid.as_deref(), Some("MG9"));
+        assert_eq!(creds.twilio.messaging_service_sid.as_deref(), Some("MG9"));
         let debug = format!("{creds:?}");
         assert!(
             !debug.contains("tok-secret") && !debug.contains("sk-secret"),
@@ -102,7 +80,7 @@ mod tests {
         let creds =
             parse(r#"{"twilio_account_sid":"AC1","twilio_auth_token":"t","openai_api_key":"k"}"#)
                 .unwrap();
-        assert_eq!(creds.messaging_service_sid, None);
+        assert_eq!(creds.twilio.messaging_service_sid, None);
     }
 
     #[test]
@@ -111,6 +89,6 @@ mod tests {
             r#"{"twilio_account_sid":"AC1/../x","twilio_auth_token":"t","openai_api_key":"k"}"#,
         )
         .unwrap_err();
-        assert!(matches!(err, Error::Internal(_)));
+        assert!(err.to_string().contains("twilio_account_sid"), "{err}");
     }
 }
