@@ -75,12 +75,11 @@ pub struct Deps {
 impl Deps {
     /// Builds the clients from `aws` (endpoint overrides included).
     pub fn new(config: Config, aws: &aws_env::AwsEnv) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(oauth::TOKEN_TIMEOUT)
-            .build()
-            .map_err(|err| Error::Internal(format!("building the HTTP client: {err}")))?;
-        // One client, so the TLS root certificates load once at start-up.
+        // The process's one HTTPS client (the AWS clients send through it
+        // too): the TLS root certificates load once at start-up. It follows
+        // no redirects; every call sets its own timeout (the token endpoint
+        // `oauth::TOKEN_TIMEOUT`, the JWKS its fetch timeout).
+        let http = aws.http().clone();
         let verifier = Verifier::with_http_client(config.jwt.clone(), http.clone());
         Ok(Self {
             secrets: SecretCache::new(

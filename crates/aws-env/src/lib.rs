@@ -12,12 +12,19 @@
 //! `secretsmanager`, `cognito-idp`) so a function links only the SDKs it
 //! calls.
 //!
+//! [`AwsEnv`] also holds the process's one HTTPS client ([`HttpsClient`]):
+//! every SDK client it builds sends through it, and third-party calls
+//! (Twilio, OpenAI, JWKS, token endpoints) should use [`AwsEnv::http`], so
+//! a function links one HTTP and TLS stack and loads the root certificates
+//! once per cold start.
+//!
 //! ```no_run
 //! # #[cfg(feature = "dynamodb")]
 //! # fn demo() -> Result<(), env_config::ConfigError> {
 //! let aws = aws_env::AwsEnv::from_env(&env_config::ProcessEnv)?;
 //! let dynamodb = aws.dynamodb_client();
-//! # let _ = dynamodb; Ok(()) }
+//! let http: reqwest::Client = aws.http().clone(); // for Twilio, OpenAI, ...
+//! # let _ = (dynamodb, http); Ok(()) }
 //! ```
 
 use std::collections::BTreeMap;
@@ -25,6 +32,9 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use env_config::{ConfigError, Env};
+
+mod https;
+pub use https::HttpsClient;
 
 /// A service this crate builds clients for, with its endpoint variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,6 +86,9 @@ pub struct AwsEnv {
     /// Endpoint overrides (such as a moto server) per service; a service
     /// that is absent uses its regional endpoint.
     pub endpoints: BTreeMap<Service, String>,
+    /// The process's HTTPS client, shared by every SDK client built here
+    /// and by third-party calls ([`AwsEnv::http`]).
+    pub https: HttpsClient,
 }
 
 impl AwsEnv {
@@ -102,16 +115,32 @@ impl AwsEnv {
                 endpoints.insert(service, url);
             }
         }
+        let https = HttpsClient::new().map_err(|err| {
+            ConfigError::new(
+                "SSL_CERT_FILE",
+                format!(
+                    "building the HTTPS client failed ({err}): no usable TLS root certificates \
+                     in the system store, SSL_CERT_FILE or SSL_CERT_DIR"
+                ),
+            )
+        })?;
         Ok(Self {
             region,
             credentials,
             endpoints,
+            https,
         })
     }
 
     /// The endpoint override of `service`, if any.
     pub fn endpoint_url(&self, service: Service) -> Option<&str> {
         self.endpoints.get(&service).map(String::as_str)
+    }
+
+    /// The process's HTTPS client for third-party calls (the one the SDK
+    /// clients use); give every request its own `timeout`.
+    pub fn http(&self) -> &reqwest::Client {
+        self.https.reqwest()
     }
 }
 
@@ -131,10 +160,11 @@ macro_rules! service_client {
     ($feature:literal, $sdk:ident, $service:expr, $config:ident, $client:ident, $what:literal) => {
         #[cfg(feature = $feature)]
         impl AwsEnv {
-            #[doc = concat!("The ", $what, " client configuration: standard retries (3 attempts with backoff, throttling included), the timeouts of this crate, the latest SDK behaviour.")]
+            #[doc = concat!("The ", $what, " client configuration: the shared HTTPS client, standard retries (3 attempts with backoff, throttling included), the timeouts of this crate, the latest SDK behaviour.")]
             pub fn $config(&self) -> $sdk::config::Builder {
                 let mut builder = $sdk::Config::builder()
                     .behavior_version($sdk::config::BehaviorVersion::latest())
+                    .http_client(self.https.clone())
                     .region($sdk::config::Region::new(self.region.clone()))
                     .credentials_provider(self.credentials.clone())
                     .retry_config($sdk::config::retry::RetryConfig::standard())

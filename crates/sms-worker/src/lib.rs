@@ -97,19 +97,16 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Dependencies from the configuration and the AWS clients; the one
-    /// HTTP client (OpenAI and Twilio) is built here.
+    /// Dependencies from the configuration, the AWS clients and the
+    /// process's one HTTPS client (aws-env's, shared with the SDK clients),
+    /// used for OpenAI and Twilio. Per-request timeouts come from the
+    /// configuration and the invocation's deadline.
     pub fn new(
         config: Config,
         dynamodb: aws_sdk_dynamodb::Client,
         secretsmanager: aws_sdk_secretsmanager::Client,
+        http: reqwest::Client,
     ) -> Result<Self, Error> {
-        // Per-request timeouts come from the invocation's deadline; this
-        // only bounds the connection set-up of a request given more.
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|err| Error::Internal(format!("building the HTTP client: {err}")))?;
         Ok(Self {
             inbox: Inbox::new(dynamodb.clone(), config.inbound_table),
             directory: Directory::new(

@@ -1,6 +1,6 @@
 //! Lambda entry point of the sms worker: configuration, logging, the
-//! DynamoDB and Secrets Manager clients and the HTTP client, once per cold
-//! start. `AWS_ENDPOINT_URL` points the same binary at moto for smoke tests.
+//! DynamoDB and Secrets Manager clients and the HTTPS client they share with
+//! the OpenAI and Twilio calls, once per cold start. `AWS_ENDPOINT_URL` points the same binary at moto for smoke tests.
 
 use std::sync::Arc;
 
@@ -16,11 +16,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ))
     })
     .await?;
-    let deps =
-        match sms_worker::Deps::new(config, aws.dynamodb_client(), aws.secretsmanager_client()) {
-            Ok(deps) => Arc::new(deps),
-            Err(err) => return Err(function_init::fail("Runtime.InitError", err).await),
-        };
+    let deps = match sms_worker::Deps::new(
+        config,
+        aws.dynamodb_client(),
+        aws.secretsmanager_client(),
+        aws.http().clone(),
+    ) {
+        Ok(deps) => Arc::new(deps),
+        Err(err) => return Err(function_init::fail("Runtime.InitError", err).await),
+    };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let deps = Arc::clone(&deps);
         async move {

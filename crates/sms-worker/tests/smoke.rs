@@ -65,7 +65,8 @@ async fn smoke_cases_pass_against_moto_and_the_canned_apis() {
     let aws = aws_env::AwsEnv::from_env(pairs.as_slice()).unwrap();
     assert_eq!(aws.endpoints.len(), 3, "every client points at moto");
     let config = Config::from_env(pairs.as_slice()).unwrap();
-    let deps = Arc::new(Deps::new(config, dynamodb.clone(), secrets).unwrap());
+    let deps =
+        Arc::new(Deps::new(config, dynamodb.clone(), secrets, reqwest::Client::new()).unwrap());
 
     for (i, case) in smoke["cases"].as_array().unwrap().iter().enumerate() {
         let name = case["name"].as_str().unwrap();

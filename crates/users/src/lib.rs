@@ -98,30 +98,27 @@ pub struct PhoneProof {
 }
 
 impl Deps {
-    /// Dependencies from the configuration and the AWS clients; the HTTP
-    /// client for Twilio is built here when phone proofs are configured.
+    /// Dependencies from the configuration, the AWS clients and the
+    /// process's HTTPS client (`aws_env::AwsEnv::http`, the one the AWS
+    /// clients send through), which Twilio is called with when phone proofs
+    /// are configured (each send bounded by `SMS_TIMEOUT` and the
+    /// deadline).
     pub fn new(
         config: Config,
         dynamodb: aws_sdk_dynamodb::Client,
         secretsmanager: aws_sdk_secretsmanager::Client,
+        http: reqwest::Client,
     ) -> Result<Self, Error> {
         let phone_proof = match config.phone_proof {
-            Some(proof) => {
-                let http = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .timeout(SMS_TIMEOUT)
-                    .build()
-                    .map_err(|err| Error::Internal(format!("building the HTTP client: {err}")))?;
-                Some(Arc::new(PhoneProof {
-                    secrets: SecretCache::new(
-                        secretsmanager,
-                        proof.secret_id.clone(),
-                        proof.secret_ttl,
-                    ),
-                    twilio: MessagesClient::new(http, proof.base_url.clone()),
-                    config: proof,
-                }))
-            }
+            Some(proof) => Some(Arc::new(PhoneProof {
+                secrets: SecretCache::new(
+                    secretsmanager,
+                    proof.secret_id.clone(),
+                    proof.secret_ttl,
+                ),
+                twilio: MessagesClient::new(http, proof.base_url.clone()),
+                config: proof,
+            })),
             None => None,
         };
         Ok(Self {

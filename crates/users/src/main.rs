@@ -1,5 +1,6 @@
 //! Lambda entry point of the users function: configuration, logging, the
-//! DynamoDB and Secrets Manager clients, once per cold start. `AWS_ENDPOINT_URL` points the same
+//! DynamoDB and Secrets Manager clients and the HTTPS client they share with
+//! the Twilio calls, once per cold start. `AWS_ENDPOINT_URL` points the same
 //! binary at moto for smoke tests (see the `aws-env` crate for why not aws-config).
 
 use std::convert::Infallible;
@@ -16,7 +17,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ))
     })
     .await?;
-    let deps = match users::Deps::new(config, aws.dynamodb_client(), aws.secretsmanager_client()) {
+    let deps = match users::Deps::new(
+        config,
+        aws.dynamodb_client(),
+        aws.secretsmanager_client(),
+        aws.http().clone(),
+    ) {
         Ok(deps) => deps,
         Err(err) => return Err(function_init::fail("Runtime.InitError", err).await),
     };

@@ -98,7 +98,8 @@ async fn smoke_cases_pass_against_moto_with_the_schema_tables() {
     }
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let config = Config::from_env(pairs.as_slice()).unwrap();
-    let deps = Deps::new(config, client, secrets).unwrap();
+    let http = aws_env::HttpsClient::new().unwrap().reqwest().clone();
+    let deps = Deps::new(config, client, secrets, http).unwrap();
 
     let cases = smoke["cases"].as_array().unwrap();
     assert!(!cases.is_empty());

@@ -88,6 +88,7 @@ async fn deps_at(endpoint: &str, users_table: &str) -> Deps {
         Config::from_env(env.as_slice()).unwrap(),
         aws_sdk_dynamodb::Client::from_conf(config),
         aws.secretsmanager_client(),
+        aws.http().clone(),
     )
     .unwrap()
 }

@@ -35,6 +35,9 @@ pub enum Action {
     Repro,
     /// No function links `ring`: aws-lc-rs is the one crypto provider.
     CryptoStack,
+    /// No function links two HTTP client stacks: the AWS SDK sends through
+    /// the same reqwest client as the third-party calls.
+    HttpStack,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +92,7 @@ pub fn steps() -> Vec<Step> {
         Step::new("nix-eval", Action::NixReplay(crate::replay::Phase::Eval)),
         Step::new("test", Action::Tests),
         Step::new("crypto", Action::CryptoStack),
+        Step::new("http-stack", Action::HttpStack),
         Step::run("actionlint", "actionlint", &[".github/workflows/nix.yml"]),
         Step::run("taplo", "taplo", &["fmt", "--check"]),
         Step::run("terraform", "bash", &["terraform/scripts/ci.sh"]),
@@ -162,6 +166,7 @@ fn execute(ws: &Workspace, target: &BuildTarget, action: &Action) -> anyhow::Res
         ),
         Action::Repro => repro::repro(ws, target, &[]),
         Action::CryptoStack => crypto_stack(ws, target),
+        Action::HttpStack => http_stack(ws, target),
     }
 }
 
@@ -182,13 +187,46 @@ pub fn forbidden_in(tree: &str) -> Vec<String> {
     found
 }
 
-fn crypto_stack(ws: &Workspace, target: &BuildTarget) -> anyhow::Result<()> {
+/// The crates that each bring a whole HTTP client (connection pool, TLS
+/// connector, request API), with what they are. A function links at most
+/// one; the Lambda runtime's own plain-HTTP client for the Runtime API is
+/// not among them (reqwest is built on the same hyper-util client).
+const HTTP_CLIENT_STACKS: &[(&str, &str)] = &[
+    ("reqwest", "reqwest"),
+    (
+        "aws-smithy-http-client",
+        "the AWS SDK's default HTTPS client (hyper-rustls)",
+    ),
+    ("hyper-tls", "hyper-tls"),
+    ("isahc", "isahc"),
+    ("ureq", "ureq"),
+    ("attohttpc", "attohttpc"),
+    ("surf", "surf"),
+];
+
+/// The HTTP client stacks found in one `cargo tree --prefix none --format {p}`
+/// listing, described, in [`HTTP_CLIENT_STACKS`] order.
+pub fn http_stacks_in(tree: &str) -> Vec<&'static str> {
+    let names: Vec<&str> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    HTTP_CLIENT_STACKS
+        .iter()
+        .filter(|(krate, _)| names.contains(krate))
+        .map(|(_, what)| *what)
+        .collect()
+}
+
+/// Each artifact's normal (linked) dependency graph for `target`, as
+/// `cargo tree --prefix none --format {p}` lists it.
+fn linked_trees(ws: &Workspace, target: &BuildTarget) -> anyhow::Result<Vec<(String, String)>> {
     let triple = match target {
         BuildTarget::Triple(triple) => triple.clone(),
         BuildTarget::Host => "all".to_owned(),
     };
     let set = ws.artifacts()?;
-    let mut offenders = Vec::new();
+    let mut trees = Vec::new();
     for artifact in &set.artifacts {
         let tree = probe(Command::new(&ws.cargo).current_dir(&ws.root).args([
             "tree",
@@ -205,10 +243,44 @@ fn crypto_stack(ws: &Workspace, target: &BuildTarget) -> anyhow::Result<()> {
             "{p}",
         ]))
         .with_context(|| format!("cargo tree failed for {}", artifact.package))?;
+        trees.push((artifact.name.clone(), tree));
+    }
+    Ok(trees)
+}
+
+fn http_stack(ws: &Workspace, target: &BuildTarget) -> anyhow::Result<()> {
+    let mut offenders = Vec::new();
+    for (name, tree) in linked_trees(ws, target)? {
+        let found = http_stacks_in(&tree);
+        println!(
+            "{name}: {}",
+            if found.is_empty() {
+                "no HTTP client".to_owned()
+            } else {
+                found.join(" + ")
+            }
+        );
+        if found.len() > 1 {
+            offenders.push(format!("{name} links {}", found.join(" and ")));
+        }
+    }
+    if offenders.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "a second HTTP client stack is linked (build the SDK clients with aws-env, \
+             whose HTTPS client the third-party calls share): {}",
+            offenders.join("; ")
+        )
+    }
+}
+
+fn crypto_stack(ws: &Workspace, target: &BuildTarget) -> anyhow::Result<()> {
+    let mut offenders = Vec::new();
+    for (name, tree) in linked_trees(ws, target)? {
         let found = forbidden_in(&tree);
         println!(
-            "{}: {}",
-            artifact.name,
+            "{name}: {}",
             if found.is_empty() {
                 "aws-lc-rs only".to_owned()
             } else {
@@ -216,7 +288,7 @@ fn crypto_stack(ws: &Workspace, target: &BuildTarget) -> anyhow::Result<()> {
             }
         );
         if !found.is_empty() {
-            offenders.push(format!("{} links {}", artifact.name, found.join(", ")));
+            offenders.push(format!("{name} links {}", found.join(", ")));
         }
     }
     if offenders.is_empty() {
@@ -282,6 +354,27 @@ mod tests {
     }
 
     #[test]
+    fn http_client_stacks_are_counted_by_exact_crate_name() {
+        let sdk_and_reqwest = "sms v0.1.0 (/w/crates/sms)\naws-smithy-http-client v1.5.2\n\
+                               hyper-rustls v0.27.10\nreqwest v0.13.5\nreqwest v0.13.5\n";
+        assert_eq!(
+            http_stacks_in(sdk_and_reqwest),
+            [
+                "reqwest",
+                "the AWS SDK's default HTTPS client (hyper-rustls)"
+            ]
+        );
+        // The runtime's hyper-util client and hyper-rustls are shared by
+        // reqwest: one stack.
+        let one = "auth v0.1.0\nhyper-util v0.1.21\nhyper-rustls v0.27.10\nreqwest v0.13.5\n\
+                   aws-smithy-runtime v1.16.2\nreqwest-middleware v0.4.0\n";
+        assert_eq!(http_stacks_in(one), ["reqwest"]);
+        assert!(
+            http_stacks_in("cors v0.1.0\nlambda_runtime v1.5.0\nhyper-util v0.1.21\n").is_empty()
+        );
+    }
+
+    #[test]
     fn steps_run_in_the_documented_order() {
         let names: Vec<&str> = steps().iter().map(|s| s.name).collect();
         assert_eq!(
@@ -293,6 +386,7 @@ mod tests {
                 "nix-eval",
                 "test",
                 "crypto",
+                "http-stack",
                 "actionlint",
                 "taplo",
                 "terraform",

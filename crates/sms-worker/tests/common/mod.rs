@@ -559,7 +559,15 @@ impl World {
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let config = Config::from_env(pairs.as_slice()).unwrap();
         let max_attempts = config.max_attempts;
-        let worker = Arc::new(Deps::new(config, dynamodb.clone(), secrets.clone()).unwrap());
+        let worker = Arc::new(
+            Deps::new(
+                config,
+                dynamodb.clone(),
+                secrets.clone(),
+                reqwest::Client::new(),
+            )
+            .unwrap(),
+        );
         let reader = StreamReader::open(&moto, &dynamodb, &inbound_table)
             .await
             .unwrap();

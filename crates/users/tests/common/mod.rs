@@ -173,7 +173,13 @@ impl Api {
         }
         let config = Config::from_env(env.as_slice()).unwrap();
         Self {
-            deps: Deps::new(config, client.clone(), secrets).unwrap(),
+            deps: Deps::new(
+                config,
+                client.clone(),
+                secrets,
+                aws_env::HttpsClient::new().unwrap().reqwest().clone(),
+            )
+            .unwrap(),
             client,
             users_table,
             claims_table,
