@@ -321,6 +321,7 @@ fn summary(done: &[(&str, Duration)], failed: Option<&str>) -> String {
 pub fn ci(ws: &Workspace) -> anyhow::Result<()> {
     let target = ws.default_target()?;
     prereq::require(&prereq::for_ci(&target)?)?;
+    warn_if_disk_is_short(ws);
     let steps = steps();
     let mut done: Vec<(&str, Duration)> = Vec::new();
     for (index, step) in steps.iter().enumerate() {
@@ -342,9 +343,62 @@ pub fn ci(ws: &Workspace) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a full run from a clean clone leaves under the target directory
+/// (measured: 7.7 GiB), plus room for the peaks in between.
+const DISK_NEEDED_KIB: u64 = 12 * 1024 * 1024;
+
+/// Says so up front when the target directory's file system has less room
+/// than a full run needs: a full disk shows up much later and far from its
+/// cause, as a linker killed by SIGBUS or an I/O error in a test.
+fn warn_if_disk_is_short(ws: &Workspace) {
+    let dir = ws
+        .target_dir
+        .ancestors()
+        .find(|dir| dir.exists())
+        .unwrap_or(&ws.root);
+    let Some(available) = probe(Command::new("df").arg("-Pk").arg(dir))
+        .as_deref()
+        .and_then(available_kib)
+    else {
+        return;
+    };
+    if available < DISK_NEEDED_KIB {
+        println!(
+            "ci: warning: {:.1} GiB free on the file system of {} (a full run writes about {} GiB); \
+             if a step dies with `Bus error` or `No space left on device`, free some space first",
+            available as f64 / (1024.0 * 1024.0),
+            dir.display(),
+            DISK_NEEDED_KIB / (1024 * 1024),
+        );
+    }
+}
+
+/// The "Available" column (KiB) of `df -Pk <dir>`'s one data line.
+fn available_kib(df_output: &str) -> Option<u64> {
+    df_output
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn available_space_is_read_from_posix_df_output() {
+        let output = "Filesystem     1024-blocks     Used Available Capacity Mounted on\n\
+                      /dev/vda         264091588 19581780  76404224      21% /\n";
+        assert_eq!(available_kib(output), Some(76_404_224));
+        assert_eq!(
+            available_kib("Filesystem 1024-blocks Used Available\n"),
+            None
+        );
+        assert_eq!(available_kib("header\n/dev/vda 1 2 lots 3% /\n"), None);
+    }
 
     #[test]
     fn forbidden_crypto_crates_are_found_by_exact_name() {
