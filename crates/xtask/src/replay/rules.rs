@@ -2,7 +2,9 @@
 //! native checks in the dev profile, every artifact built by `cargo xtask
 //! dist`'s recipe (same command, variables, path remapping, zig and
 //! cargo-zigbuild), a reproducibility probe that really builds elsewhere,
-//! the one Nix formatter, and no system emulator where qemu-user does.
+//! the one Nix formatter, no system emulator where qemu-user does, and an
+//! `apps.<system>.local` that `nix flake check` accepts and whose closure
+//! holds what `cargo xtask local` runs.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -69,6 +71,7 @@ pub fn check(plan: &Plan, ws: &Workspace) -> anyhow::Result<Vec<String>> {
             probe(plan, system, &artifact.name, &target, &mut problems)?;
         }
         formatter(plan, system, &mut problems)?;
+        local_app(plan, &set, system, &mut problems);
     }
     problems.sort();
     problems.dedup();
@@ -364,6 +367,115 @@ fn formatter(plan: &Plan, system: &str, problems: &mut Vec<String>) -> anyhow::R
         ));
     }
     Ok(())
+}
+
+/// The app `nix run .#local` runs.
+pub const LOCAL_APP: &str = "local";
+
+/// The `-p` packages of a crane build's command.
+pub fn packages_of(d: &Drv) -> Vec<String> {
+    let words = effective_command(d);
+    words
+        .iter()
+        .zip(words.iter().skip(1))
+        .filter(|(flag, _)| *flag == "-p")
+        .map(|(_, package)| package.clone())
+        .collect()
+}
+
+/// `apps.<system>.local`: what `nix flake check` requires of an app (only
+/// `type`, `program` and `meta`; type "app"; a description, or it warns),
+/// what `nix run` needs (a program inside the one derivation its string
+/// context names), and in that derivation's closure what `cargo xtask
+/// local` runs: native builds of local-stack and of every declared
+/// function, Python with moto's server, and qemu-user where the zips of
+/// `--dist` cannot run natively.
+fn local_app(
+    plan: &Plan,
+    set: &lambda_pack::spec::ArtifactSet,
+    system: &str,
+    problems: &mut Vec<String>,
+) {
+    let at = format!("{system} apps.{LOCAL_APP}");
+    let Some(app) = plan.apps.get(system).and_then(|apps| apps.get(LOCAL_APP)) else {
+        problems.push(format!(
+            "{at}: missing; `nix run .#local` must start the local stack as `cargo xtask local` does"
+        ));
+        return;
+    };
+    for attribute in &app.attributes {
+        if !["type", "program", "meta"].contains(&attribute.as_str()) {
+            problems.push(format!(
+                "{at}: has unsupported attribute '{attribute}' (nix flake check refuses it)"
+            ));
+        }
+    }
+    if app.app_type.as_deref() != Some("app") {
+        problems.push(format!("{at}: type is {:?}, not \"app\"", app.app_type));
+    }
+    if app.description.is_none() {
+        problems.push(format!(
+            "{at}: lacks attribute 'meta.description' (nix flake check warns on every run)"
+        ));
+    }
+    let [drv_path] = app.context_drvs.as_slice() else {
+        problems.push(format!(
+            "{at}: its program names {} derivations, not one (nix run builds the program's derivation, then execs it)",
+            app.context_drvs.len()
+        ));
+        return;
+    };
+    let Ok(drv) = plan.drv(drv_path) else {
+        problems.push(format!("{at}: {drv_path} is not in the evaluated closure"));
+        return;
+    };
+    let program = app.program.clone().unwrap_or_default();
+    let bin = program
+        .strip_prefix(drv.out())
+        .and_then(|rest| rest.strip_prefix("/bin/"));
+    if !bin.is_some_and(|name| drv.bins().iter().any(|b| b == name)) {
+        problems.push(format!(
+            "{at}: program {program:?} is not one of the programs {} installs in {}/bin",
+            drv.name(),
+            drv.out()
+        ));
+    }
+    let closure = plan.closure(drv);
+    let native_builds: Vec<&Drv> = closure
+        .iter()
+        .copied()
+        .filter(|d| d.function() == Some("buildPackage") && !d.builds_for(&set.settings.target))
+        .collect();
+    let built: Vec<String> = native_builds.iter().flat_map(|d| packages_of(d)).collect();
+    let mut wanted = vec!["local-stack".to_owned()];
+    wanted.extend(
+        set.artifacts
+            .iter()
+            .filter(|a| a.kind == lambda_pack::spec::Kind::Function)
+            .map(|a| a.package.clone()),
+    );
+    for package in wanted {
+        if !built.contains(&package) {
+            problems.push(format!(
+                "{at}: no native crane build of {package} in its closure (`cargo xtask local` runs it)"
+            ));
+        }
+    }
+    let provides = |program: &str| {
+        closure
+            .iter()
+            .any(|d| d.kind() == "package" && d.bins().iter().any(|b| b == program))
+    };
+    if !(provides("moto_server") && provides("python3")) {
+        problems.push(format!(
+            "{at}: no Python with moto's server in its closure (the stack starts moto with it)"
+        ));
+    }
+    if system == "x86_64-linux" && !provides("qemu-aarch64") {
+        problems.push(format!(
+            "{at}: no qemu-user in its closure (`--dist` runs aarch64 zips under qemu-aarch64 here)"
+        ));
+    }
 }
 
 #[cfg(test)]
