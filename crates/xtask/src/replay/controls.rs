@@ -162,6 +162,22 @@ pub const CONTROLS: &[Control] = &[
         Phase::Eval,
         "zig 0.15.2",
     ),
+    control(
+        "issue 18/nix run .#local: a function missing from the app's host builds",
+        "nix/local.nix",
+        "(a: \"-p ${a.package}\") functions",
+        "(a: \"-p ${a.package}\") (builtins.tail functions)",
+        Phase::Eval,
+        "no native crane build of",
+    ),
+    control(
+        "issue 18/nix run .#local: an app without meta.description",
+        "nix/local.nix",
+        "    meta = { inherit description; };\n",
+        "",
+        Phase::Eval,
+        "lacks attribute 'meta.description'",
+    ),
 ];
 
 /// Applies `control` to the flake copy `dir`.

@@ -497,3 +497,161 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod local_app_tests {
+    use super::*;
+    use crate::replay::plan::App;
+    use serde_json::json;
+
+    fn drv(name: &str, replay: serde_json::Value, env: &[(&str, &str)], inputs: &[&str]) -> Drv {
+        let mut vars: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        vars.insert("name".into(), name.into());
+        vars.insert("out".into(), format!("/nix/store/{name}"));
+        Drv {
+            path: format!("/nix/store/{name}.drv"),
+            system: "x86_64-linux".into(),
+            env: vars,
+            input_drvs: inputs
+                .iter()
+                .map(|i| format!("/nix/store/{i}.drv"))
+                .collect(),
+            replay,
+        }
+    }
+
+    fn crane(name: &str, args: &str) -> Drv {
+        drv(
+            name,
+            json!({"kind": "crane", "function": "buildPackage",
+                   "buildPhaseCargoCommand": format!("cargoWithProfile build --message-format json-render-diagnostics {args} >\"$log\"")}),
+            &[("CARGO_PROFILE", "dev")],
+            &[],
+        )
+    }
+
+    fn package(name: &str, bins: &[&str]) -> Drv {
+        drv(name, json!({"kind": "package", "bins": bins}), &[], &[])
+    }
+
+    /// The workspace of nix/tests/fixtures/five, an app as the flake
+    /// defines it, and the plan holding both.
+    fn fixture() -> (lambda_pack::spec::ArtifactSet, Plan) {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../nix/tests/fixtures/five");
+        let set = lambda_pack::spec::ArtifactSet::load(&root).unwrap();
+        let functions: Vec<String> = set
+            .artifacts
+            .iter()
+            .filter(|a| a.kind == lambda_pack::spec::Kind::Function)
+            .map(|a| format!("-p {}", a.package))
+            .collect();
+        let drvs = vec![
+            crane(
+                "local-functions",
+                &format!("--locked {}", functions.join(" ")),
+            ),
+            crane("local-stack", "--locked -p local-stack --bin local-stack"),
+            package("python3-env", &["python3", "moto_server"]),
+            package("qemu-user", &["qemu-aarch64"]),
+            drv(
+                "lambda-forge-local",
+                json!({"kind": "script", "bins": ["lambda-forge-local"]}),
+                &[],
+                &["local-functions", "local-stack", "python3-env", "qemu-user"],
+            ),
+        ];
+        let mut plan = Plan::default();
+        for d in drvs {
+            plan.drvs.insert(d.path.clone(), d);
+        }
+        let app = App {
+            attributes: vec!["meta".into(), "program".into(), "type".into()],
+            app_type: Some("app".into()),
+            description: Some("the local stack".into()),
+            program: Some("/nix/store/lambda-forge-local/bin/lambda-forge-local".into()),
+            context_drvs: vec!["/nix/store/lambda-forge-local.drv".into()],
+        };
+        plan.apps.insert(
+            "x86_64-linux".into(),
+            BTreeMap::from([(LOCAL_APP.to_owned(), app)]),
+        );
+        (set, plan)
+    }
+
+    fn problems(set: &lambda_pack::spec::ArtifactSet, plan: &Plan) -> Vec<String> {
+        let mut problems = Vec::new();
+        local_app(plan, set, "x86_64-linux", &mut problems);
+        problems
+    }
+
+    fn app(plan: &mut Plan) -> &mut App {
+        plan.apps
+            .get_mut("x86_64-linux")
+            .and_then(|a| a.get_mut(LOCAL_APP))
+            .unwrap()
+    }
+
+    #[test]
+    fn an_app_as_the_flake_defines_it_passes() {
+        let (set, plan) = fixture();
+        assert_eq!(problems(&set, &plan), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_missing_app_is_reported() {
+        let (set, mut plan) = fixture();
+        plan.apps.clear();
+        assert!(problems(&set, &plan)[0].contains("missing"));
+    }
+
+    #[test]
+    fn what_nix_flake_check_refuses_or_warns_about_is_reported() {
+        let (set, mut plan) = fixture();
+        app(&mut plan).attributes.push("name".into());
+        app(&mut plan).app_type = Some("derivation".into());
+        app(&mut plan).description = None;
+        let found = problems(&set, &plan).join("\n");
+        assert!(found.contains("unsupported attribute 'name'"), "{found}");
+        assert!(found.contains("not \"app\""), "{found}");
+        assert!(found.contains("meta.description"), "{found}");
+    }
+
+    #[test]
+    fn a_program_outside_the_wrapper_s_bin_is_reported() {
+        let (set, mut plan) = fixture();
+        app(&mut plan).program = Some("/nix/store/lambda-forge-local/bin/other".into());
+        assert!(problems(&set, &plan)[0].contains("is not one of the programs"));
+        app(&mut plan)
+            .context_drvs
+            .push("/nix/store/local-stack.drv".into());
+        assert!(problems(&set, &plan)[0].contains("names 2 derivations"));
+    }
+
+    #[test]
+    fn a_function_moto_or_qemu_missing_from_the_closure_is_reported() {
+        let (set, plan) = fixture();
+        let wrapper = "/nix/store/lambda-forge-local.drv";
+        for (dropped, expected) in [
+            ("/nix/store/local-functions.drv", "no native crane build of"),
+            (
+                "/nix/store/local-stack.drv",
+                "no native crane build of local-stack",
+            ),
+            ("/nix/store/python3-env.drv", "moto"),
+            ("/nix/store/qemu-user.drv", "qemu-user"),
+        ] {
+            let mut plan = plan.clone();
+            plan.drvs
+                .get_mut(wrapper)
+                .unwrap()
+                .input_drvs
+                .retain(|i| i != dropped);
+            let found = problems(&set, &plan).join("\n");
+            assert!(found.contains(expected), "without {dropped}: {found}");
+        }
+    }
+}
