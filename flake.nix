@@ -62,5 +62,8 @@
       });
 
       formatter = forAllSystems (system: perSystem.${system}.formatter);
+
+      # `nix run .#local -- [--dist <dir>|--host] [--port 4080] ...`
+      apps = forAllSystems (system: perSystem.${system}.apps);
     };
 }

@@ -14,13 +14,10 @@
   advisory-db,
   root,
   runner,
+  moto,
 }:
 let
   inherit (build) src commonArgs cargoArtifacts;
-
-  # Moto for the integration tests that talk to DynamoDB, Secrets Manager
-  # and Cognito; the tests start `moto_server` themselves.
-  moto = pkgs.python3.withPackages (ps: [ ps.moto ] ++ (ps.moto.optional-dependencies.server or [ ]));
 
   workspaceLayersOf = a: builtins.filter (l: set.byName ? ${l}) a.layers;
 

@@ -48,14 +48,15 @@ let
   # Can this machine start a linux/aarch64 `bootstrap`: natively (aarch64
   # Linux), under qemu-user (other Linux), or not at all (darwin)?
   host = pkgs.stdenv.hostPlatform;
-  runner =
-    if host.isLinux && host.isAarch64 then
-      null
-    else if host.isLinux then
-      "${pkgs.qemu-user}/bin/qemu-aarch64"
-    else
-      null;
+  # qemu-user (only the user-mode emulators, not the whole system emulator).
+  emulator = if host.isLinux && !host.isAarch64 then pkgs.qemu-user else null;
+  runner = if emulator == null then null else "${emulator}/bin/qemu-aarch64";
   canBoot = host.isLinux;
+
+  # moto_server and a Python that imports moto, with its server extras
+  # (Flask): the integration tests, the boot checks, the dev shell and the
+  # local stack start it themselves.
+  moto = pkgs.python3.withPackages (ps: [ ps.moto ] ++ ps.moto.optional-dependencies.server);
 
   names = forge.names.outputs { inherit set canBoot; };
 
@@ -97,6 +98,19 @@ let
       advisory-db
       root
       runner
+      moto
+      ;
+  };
+
+  local = import ./local.nix {
+    inherit
+      lib
+      pkgs
+      craneLib
+      set
+      build
+      moto
+      emulator
       ;
   };
 
@@ -111,6 +125,9 @@ assert lib.assertMsg (builtins.attrNames packages == builtins.sort builtins.less
 {
   inherit checks packages;
 
+  # `nix run .#local`: what `cargo xtask local` starts.
+  apps.local = local.app;
+
   devShell =
     flakeChecks:
     import ./shell.nix {
@@ -120,6 +137,7 @@ assert lib.assertMsg (builtins.attrNames packages == builtins.sort builtins.less
         craneLibDev
         buildTools
         tools
+        moto
         ;
       checks = flakeChecks;
     };

@@ -9,6 +9,7 @@
   craneLibDev,
   buildTools,
   tools,
+  moto,
   checks,
 }:
 craneLibDev.devShell {
@@ -24,7 +25,7 @@ craneLibDev.devShell {
     pkgs.awscli2
     pkgs.jq
     pkgs.taplo
-    (pkgs.python3.withPackages (ps: [ ps.moto ] ++ (ps.moto.optional-dependencies.server or [ ])))
+    moto
   ]
   # qemu-user runs aarch64 binaries on x86_64 Linux (`cargo xtask smoke`);
   # only the user-mode emulators, not the whole system emulator.

@@ -100,6 +100,7 @@ pub fn steps() -> Vec<Step> {
         Step::new("check", Action::Check),
         Step::new("smoke", Action::Smoke),
         Step::new("e2e", Action::E2e),
+        Step::new("nix-local", Action::NixReplay(crate::replay::Phase::Local)),
         Step::run(
             "tf-dist",
             "bash",
@@ -448,6 +449,7 @@ mod tests {
                 "check",
                 "smoke",
                 "e2e",
+                "nix-local",
                 "tf-dist",
                 "repro",
                 "nix-boot",
@@ -496,6 +498,8 @@ mod tests {
         assert!(at("nix-artifact") > at("dist"));
         assert!(at("nix-controls") > at("nix-boot"));
         assert!(at("nix-eval") < at("test"));
+        // After e2e, whose host builds the app's crane builds then reuse.
+        assert!(at("nix-local") > at("e2e"));
     }
 
     #[test]

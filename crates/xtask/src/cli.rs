@@ -26,11 +26,11 @@ usage: cargo xtask <command>
                              every function, the local API Gateway) until Ctrl-C; dist/ zips when present
   e2e [--dist dist|--host] [--only case,...]
                              the end-to-end suite against the local stack, headless Chromium included
-  nix-replay [--phase eval,test,boot,artifact,controls] [--dist dist]
+  nix-replay [--phase eval,test,boot,artifact,local,controls] [--dist dist]
                              the flake's builds without Nix: evaluate every output for the three systems
                              through stand-in inputs, check its rules, replay lock resolution, the test
-                             suite, the boot checks and one artifact build under a Nix sandbox's conditions;
-                             negative controls
+                             suite, the boot checks, one artifact build and `nix run .#local` under a Nix
+                             sandbox's conditions; negative controls
   ci                         everything CI runs, in order, stopping at the first failure";
 
 /// What to build for.

@@ -105,6 +105,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
                     replay::Phase::Test,
                     replay::Phase::Boot,
                     replay::Phase::Artifact,
+                    replay::Phase::Local,
                     replay::Phase::Controls,
                 ]
             } else {
@@ -113,7 +114,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
                     .map(|p| {
                         replay::Phase::parse(p).ok_or_else(|| {
                             anyhow::anyhow!(
-                                "--phase {p}: expected eval, test, boot, artifact or controls"
+                                "--phase {p}: expected eval, test, boot, artifact, local or controls"
                             )
                         })
                     })

@@ -1,5 +1,6 @@
 # Evaluates every output of the flake at `src` (its git-tracked files, as Nix
-# copies them) for the three systems, through the stand-ins in ./stubs, to a
+# copies them) for the three systems (packages, checks, the dev shell, the
+# formatter and the apps' programs), through the stand-ins in ./stubs, to a
 # derivation, and returns each output's .drv path. The derivations are
 # written to the local store (never built): `nix show-derivation -r` then
 # gives the replay every derivation of the closure, with its environment,
@@ -62,13 +63,49 @@ let
           "formatter" = outputs.formatter.${system};
         };
     in
-    builtins.mapAttrs (_: d: d.drvPath) named;
+    builtins.mapAttrs (_: d: d.drvPath) named
+    // builtins.listToAttrs (
+      map (n: {
+        name = "apps.${n}";
+        value = (apps system).${n}.drv;
+      }) (builtins.filter (n: (apps system).${n}.drv != null) (builtins.attrNames (apps system)))
+    );
+
+  # Every `apps.<system>.<name>`, as `nix flake check` and `nix run` read it:
+  # its attribute names, `type`, `meta.description`, the `program` string and
+  # the derivations its string context names (what `nix run` builds before
+  # it execs the program). The replay's rules judge them; `drv` (the one
+  # derivation, or null) joins the outputs so that its closure is replayed.
+  apps =
+    system:
+    builtins.mapAttrs (
+      _: app:
+      let
+        program = app.program or null;
+        context = if builtins.isString program then builtins.getContext program else { };
+        drvs = builtins.attrNames context;
+      in
+      {
+        attributes = builtins.attrNames app;
+        type = app.type or null;
+        description = app.meta.description or null;
+        program = if builtins.isString program then builtins.unsafeDiscardStringContext program else null;
+        contextDrvs = drvs;
+        drv = if builtins.length drvs == 1 then builtins.head drvs else null;
+      }
+    ) (outputs.apps.${system} or { });
 in
 {
   systems = builtins.listToAttrs (
     map (system: {
       name = system;
       value = perSystem system;
+    }) systems
+  );
+  apps = builtins.listToAttrs (
+    map (system: {
+      name = system;
+      value = apps system;
     }) systems
   );
 }

@@ -133,8 +133,8 @@ pub const CONTROLS: &[Control] = &[
     control(
         "10: the whole qemu system emulator for the boot checks",
         "nix/default.nix",
-        "\"${pkgs.qemu-user}/bin/qemu-aarch64\"",
-        "\"${pkgs.qemu}/bin/qemu-aarch64\"",
+        "then pkgs.qemu-user else null",
+        "then pkgs.qemu else null",
         Phase::Eval,
         "qemu, the whole system emulator",
     ),
@@ -161,6 +161,22 @@ pub const CONTROLS: &[Control] = &[
         "[workspace.metadata.build-tools.ziglang]\nversion = \"0.17.1\"",
         Phase::Eval,
         "zig 0.15.2",
+    ),
+    control(
+        "issue 18/nix run .#local: a function missing from the app's host builds",
+        "nix/local.nix",
+        "(a: \"-p ${a.package}\") functions",
+        "(a: \"-p ${a.package}\") (builtins.tail functions)",
+        Phase::Eval,
+        "no native crane build of",
+    ),
+    control(
+        "issue 18/nix run .#local: an app without meta.description",
+        "nix/local.nix",
+        "    meta = { inherit description; };\n",
+        "",
+        Phase::Eval,
+        "lacks attribute 'meta.description'",
     ),
 ];
 
@@ -202,7 +218,7 @@ pub fn run(ws: &Workspace, checkout: &Path, dist: &Path) -> anyhow::Result<()> {
                 Phase::Boot => {
                     super::boot(ws, &dirs, &plan, &host, dist, &[control.boot.to_owned()])
                 }
-                Phase::Artifact | Phase::Controls => Ok(()),
+                Phase::Artifact | Phase::Local | Phase::Controls => Ok(()),
             }
         })();
         let took = started.elapsed().as_secs_f64();

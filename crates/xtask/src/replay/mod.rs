@@ -13,6 +13,11 @@
 //! - `artifact`: one artifact's derivations (its dependency build, then its
 //!   build) run as crane would, with zig, under the same conditions, in
 //!   their own target dir: the binary must be the bytes of dist's;
+//! - `local`: `nix run .#local` of this machine's system: the app's crane
+//!   builds (local-stack, the functions) run as crane would, then its
+//!   wrapper script starts the stack from their outputs with the programs
+//!   its closure provides, a gateway request runs the authorizer and users
+//!   with a seeded user's token, and Ctrl-C stops it cleanly;
 //! - `controls`: the flake mutated back to each defect of issue 14 must fail
 //!   the phase that guards against it (./controls.rs).
 
@@ -42,6 +47,7 @@ pub enum Phase {
     Test,
     Boot,
     Artifact,
+    Local,
     Controls,
 }
 
@@ -52,6 +58,7 @@ impl Phase {
             "test" => Some(Self::Test),
             "boot" => Some(Self::Boot),
             "artifact" => Some(Self::Artifact),
+            "local" => Some(Self::Local),
             "controls" => Some(Self::Controls),
             _ => None,
         }
@@ -489,6 +496,155 @@ fn artifact(
     Ok(())
 }
 
+/// What the `local` phase runs after the app's wrapper has started the
+/// stack in the background (`$app`, its log in `$log`): wait for the
+/// summary, ask the gateway for the seeded user's profile with the token the
+/// stack wrote (authorizer, then users, both cold-started from the app's
+/// host builds; the authorizer fetches moto's JWKS with the HTTPS client
+/// the root store of the app's closure lets it build; users reads
+/// DynamoDB), then Ctrl-C.
+const LOCAL_SCRIPT: &str = r#"
+stop() { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+"$app" --host --port 0 --site replay.localhost --credential-source authorization >"$log" 2>&1 &
+pid=$!
+ready=""
+for _ in $(seq 1 600); do
+  if grep -q 'Ctrl-C stops everything' "$log"; then ready=1; break; fi
+  if ! kill -0 "$pid" 2>/dev/null; then break; fi
+  sleep 0.5
+done
+if [ -z "$ready" ]; then
+  stop; cat "$log"
+  echo "nix-replay: the app did not start the local stack" >&2
+  exit 1
+fi
+api=$(sed -n 's/^  API  *\(http:[^ ]*\).*/\1/p' "$log")
+authority=${api#http://}
+port=${authority##*:}
+token_file=$(sed -n 's/^  export LF_TOKEN="$(cat \(.*\))".*/\1/p' "$log")
+token=$(cat "$token_file")
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'GET /users/me HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n' "$authority" "$token" >&3
+response=$(cat <&3)
+exec 3<&-
+status=$(printf '%s' "$response" | head -n 1 | tr -d '\r')
+# Her profile, or users' own answer that she has none yet (the stack seeds
+# profiles only for SMS users; auth's callback creates the others').
+case "$status" in
+  "HTTP/1.1 200 OK") expected='"alice@example.com"' ;;
+  "HTTP/1.1 404 Not Found") expected='"profile_not_found"' ;;
+  *) expected='<an answer from users>' ;;
+esac
+# (A 401 or 403 would be the gateway's or the authorizer's refusal.)
+if ! printf '%s' "$response" | grep -q "$expected"; then
+  stop; cat "$log"
+  printf 'nix-replay: GET %s/users/me as alice answered:
+%s
+' "$api" "$response" >&2
+  exit 1
+fi
+echo "nix-replay: GET $api/users/me as alice: authorizer allowed, users answered $status"
+kill -INT "$pid"
+code=0
+wait "$pid" || code=$?
+cat "$log"
+if [ "$code" != 0 ] || ! grep -q 'stopping (interrupt)' "$log"; then
+  echo "nix-replay: the stack exited with $code after Ctrl-C" >&2
+  exit 1
+fi
+"#;
+
+/// The binaries a native crane build installs: its `--bin` targets, else
+/// each `-p` package's declared binary (the package name otherwise).
+fn installed_binaries(drv: &Drv, set: &lambda_pack::spec::ArtifactSet) -> Vec<String> {
+    let words = rules::effective_command(drv);
+    let bins: Vec<String> = words
+        .iter()
+        .zip(words.iter().skip(1))
+        .filter(|(flag, _)| *flag == "--bin")
+        .map(|(_, bin)| bin.clone())
+        .collect();
+    if !bins.is_empty() {
+        return bins;
+    }
+    rules::packages_of(drv)
+        .into_iter()
+        .map(|package| {
+            set.artifacts
+                .iter()
+                .find(|a| a.package == package)
+                .map_or(package, |a| a.binary.clone())
+        })
+        .collect()
+}
+
+/// `nix run .#local` on this machine's system: the app's crane builds run
+/// as crane would, in their own tree, under the sandbox's conditions (they
+/// reuse CI's target dir: after the e2e step, little is left to compile);
+/// then the wrapper script, with those outputs and the programs of its
+/// closure in place of the store paths, starts the stack in a user's
+/// environment (no SSL_CERT_FILE, no /etc/ssl, HOME unusable, offline).
+fn local(ws: &Workspace, dirs: &Dirs, plan: &Plan, host: &Host) -> anyhow::Result<()> {
+    let system = host_system()?;
+    let name = format!("apps.{}", rules::LOCAL_APP);
+    let wrapper = plan.output(system, &name)?;
+    let set = ws.artifacts()?;
+    let started = Instant::now();
+    let mut outputs: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for input in wrapper.input_drvs.iter().filter_map(|p| plan.drvs.get(p)) {
+        if input.function() != Some("buildPackage") {
+            continue;
+        }
+        run_crane(ws, dirs, plan, host, input, "")?;
+        let profile_dir = match input.var("CARGO_PROFILE").unwrap_or("release") {
+            "dev" => "debug",
+            other => other,
+        };
+        let staged = dirs.builds().join(format!("app-{}", input.name()));
+        if staged.exists() {
+            std::fs::remove_dir_all(&staged)?;
+        }
+        std::fs::create_dir_all(staged.join("bin"))?;
+        for binary in installed_binaries(input, &set) {
+            let built = ws.target_dir.join(profile_dir).join(&binary);
+            if !built.is_file() {
+                bail!("{}: its build left no {}", input.name(), built.display());
+            }
+            sandbox::symlink(&built, &staged.join("bin").join(&binary))?;
+        }
+        outputs.insert(input.out().to_owned(), staged);
+    }
+    let overrides = Overrides {
+        outputs,
+        vars: BTreeMap::new(),
+        lenient: false,
+    };
+    let build = Build::new(&dirs.builds(), plan, wrapper, host, &overrides)?;
+    let mut env = build.environment(wrapper, &overrides);
+    // `nix run` runs in the user's environment, not a builder's.
+    env.remove("SSL_CERT_FILE");
+    let app = build.top.join("app");
+    let text = wrapper
+        .recorded("text")
+        .with_context(|| format!("{system} {name}: its script has no text"))?;
+    std::fs::write(&app, format!("#!/bin/bash\n{}", build.rewrite(text)))?;
+    sandbox::set_executable(&app)?;
+    env.insert("app".into(), app.display().to_string());
+    env.insert(
+        "log".into(),
+        build.top.join("local.log").display().to_string(),
+    );
+    std::fs::create_dir_all(build.top.join("work"))?;
+    build
+        .run(LOCAL_SCRIPT, &build.top.join("work"), &env)
+        .with_context(|| format!("{system} {name} (nix run .#local)"))?;
+    println!(
+        "nix-replay: {system} {name}: the app started the local stack, answered alice's GET /users/me through the authorizer and users, and stopped on Ctrl-C ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Options of one replay.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -515,6 +671,7 @@ pub fn replay(ws: &Workspace, options: &Options) -> anyhow::Result<()> {
             Phase::Test => test(ws, &dirs, &plan, &host, "")?,
             Phase::Boot => boot(ws, &dirs, &plan, &host, &options.dist, &[])?,
             Phase::Artifact => artifact(ws, &dirs, &plan, &host, &options.dist, REPLAYED_ARTIFACT)?,
+            Phase::Local => local(ws, &dirs, &plan, &host)?,
             Phase::Controls => controls::run(ws, &flake, &options.dist)?,
         }
         println!(

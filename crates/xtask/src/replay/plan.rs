@@ -94,11 +94,51 @@ impl Drv {
     }
 }
 
+/// One `apps.<system>.<name>` as `nix flake check` and `nix run` read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct App {
+    /// Its attribute names (`nix flake check` accepts type, program, meta).
+    pub attributes: Vec<String>,
+    pub app_type: Option<String>,
+    pub description: Option<String>,
+    /// The program's path, without its string context.
+    pub program: Option<String>,
+    /// The derivations the program's string context names.
+    pub context_drvs: Vec<String>,
+}
+
+impl App {
+    fn from_json(value: &Value) -> Self {
+        let strings = |key: &str| -> Vec<String> {
+            value[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let string = |key: &str| value[key].as_str().map(str::to_owned);
+        Self {
+            attributes: strings("attributes"),
+            app_type: string("type"),
+            description: string("description"),
+            program: string("program"),
+            context_drvs: strings("contextDrvs"),
+        }
+    }
+}
+
 /// The whole evaluation.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    /// system -> output name (`packages.sms`, `checks.sms-boot`, ...) -> .drv.
+    /// system -> output name (`packages.sms`, `checks.sms-boot`,
+    /// `apps.local`: an app's one derivation) -> .drv.
     pub outputs: BTreeMap<String, BTreeMap<String, String>>,
+    /// system -> app name -> the app.
+    pub apps: BTreeMap<String, BTreeMap<String, App>>,
     pub drvs: BTreeMap<String, Drv>,
     /// Warnings the evaluation printed (crane's, lib.warn's).
     pub warnings: Vec<String>,
@@ -147,6 +187,15 @@ impl Plan {
                 .collect();
             roots.extend(map.values().cloned());
             plan.outputs.insert((*system).to_owned(), map);
+            let apps: BTreeMap<String, App> = json["apps"][*system]
+                .as_object()
+                .map(|apps| {
+                    apps.iter()
+                        .map(|(name, app)| (name.clone(), App::from_json(app)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            plan.apps.insert((*system).to_owned(), apps);
         }
         roots.sort();
         roots.dedup();

@@ -2,7 +2,9 @@
 //! native checks in the dev profile, every artifact built by `cargo xtask
 //! dist`'s recipe (same command, variables, path remapping, zig and
 //! cargo-zigbuild), a reproducibility probe that really builds elsewhere,
-//! the one Nix formatter, and no system emulator where qemu-user does.
+//! the one Nix formatter, no system emulator where qemu-user does, and an
+//! `apps.<system>.local` that `nix flake check` accepts and whose closure
+//! holds what `cargo xtask local` runs.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -69,6 +71,7 @@ pub fn check(plan: &Plan, ws: &Workspace) -> anyhow::Result<Vec<String>> {
             probe(plan, system, &artifact.name, &target, &mut problems)?;
         }
         formatter(plan, system, &mut problems)?;
+        local_app(plan, &set, system, &mut problems);
     }
     problems.sort();
     problems.dedup();
@@ -366,6 +369,115 @@ fn formatter(plan: &Plan, system: &str, problems: &mut Vec<String>) -> anyhow::R
     Ok(())
 }
 
+/// The app `nix run .#local` runs.
+pub const LOCAL_APP: &str = "local";
+
+/// The `-p` packages of a crane build's command.
+pub fn packages_of(d: &Drv) -> Vec<String> {
+    let words = effective_command(d);
+    words
+        .iter()
+        .zip(words.iter().skip(1))
+        .filter(|(flag, _)| *flag == "-p")
+        .map(|(_, package)| package.clone())
+        .collect()
+}
+
+/// `apps.<system>.local`: what `nix flake check` requires of an app (only
+/// `type`, `program` and `meta`; type "app"; a description, or it warns),
+/// what `nix run` needs (a program inside the one derivation its string
+/// context names), and in that derivation's closure what `cargo xtask
+/// local` runs: native builds of local-stack and of every declared
+/// function, Python with moto's server, and qemu-user where the zips of
+/// `--dist` cannot run natively.
+fn local_app(
+    plan: &Plan,
+    set: &lambda_pack::spec::ArtifactSet,
+    system: &str,
+    problems: &mut Vec<String>,
+) {
+    let at = format!("{system} apps.{LOCAL_APP}");
+    let Some(app) = plan.apps.get(system).and_then(|apps| apps.get(LOCAL_APP)) else {
+        problems.push(format!(
+            "{at}: missing; `nix run .#local` must start the local stack as `cargo xtask local` does"
+        ));
+        return;
+    };
+    for attribute in &app.attributes {
+        if !["type", "program", "meta"].contains(&attribute.as_str()) {
+            problems.push(format!(
+                "{at}: has unsupported attribute '{attribute}' (nix flake check refuses it)"
+            ));
+        }
+    }
+    if app.app_type.as_deref() != Some("app") {
+        problems.push(format!("{at}: type is {:?}, not \"app\"", app.app_type));
+    }
+    if app.description.is_none() {
+        problems.push(format!(
+            "{at}: lacks attribute 'meta.description' (nix flake check warns on every run)"
+        ));
+    }
+    let [drv_path] = app.context_drvs.as_slice() else {
+        problems.push(format!(
+            "{at}: its program names {} derivations, not one (nix run builds the program's derivation, then execs it)",
+            app.context_drvs.len()
+        ));
+        return;
+    };
+    let Ok(drv) = plan.drv(drv_path) else {
+        problems.push(format!("{at}: {drv_path} is not in the evaluated closure"));
+        return;
+    };
+    let program = app.program.clone().unwrap_or_default();
+    let bin = program
+        .strip_prefix(drv.out())
+        .and_then(|rest| rest.strip_prefix("/bin/"));
+    if !bin.is_some_and(|name| drv.bins().iter().any(|b| b == name)) {
+        problems.push(format!(
+            "{at}: program {program:?} is not one of the programs {} installs in {}/bin",
+            drv.name(),
+            drv.out()
+        ));
+    }
+    let closure = plan.closure(drv);
+    let native_builds: Vec<&Drv> = closure
+        .iter()
+        .copied()
+        .filter(|d| d.function() == Some("buildPackage") && !d.builds_for(&set.settings.target))
+        .collect();
+    let built: Vec<String> = native_builds.iter().flat_map(|d| packages_of(d)).collect();
+    let mut wanted = vec!["local-stack".to_owned()];
+    wanted.extend(
+        set.artifacts
+            .iter()
+            .filter(|a| a.kind == lambda_pack::spec::Kind::Function)
+            .map(|a| a.package.clone()),
+    );
+    for package in wanted {
+        if !built.contains(&package) {
+            problems.push(format!(
+                "{at}: no native crane build of {package} in its closure (`cargo xtask local` runs it)"
+            ));
+        }
+    }
+    let provides = |program: &str| {
+        closure
+            .iter()
+            .any(|d| d.kind() == "package" && d.bins().iter().any(|b| b == program))
+    };
+    if !(provides("moto_server") && provides("python3")) {
+        problems.push(format!(
+            "{at}: no Python with moto's server in its closure (the stack starts moto with it)"
+        ));
+    }
+    if system == "x86_64-linux" && !provides("qemu-aarch64") {
+        problems.push(format!(
+            "{at}: no qemu-user in its closure (`--dist` runs aarch64 zips under qemu-aarch64 here)"
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,5 +495,163 @@ mod tests {
             normalise_dist(dist, "/cargo/registry/src/index-x"),
             normalise_nix(&elsewhere)
         );
+    }
+}
+
+#[cfg(test)]
+mod local_app_tests {
+    use super::*;
+    use crate::replay::plan::App;
+    use serde_json::json;
+
+    fn drv(name: &str, replay: serde_json::Value, env: &[(&str, &str)], inputs: &[&str]) -> Drv {
+        let mut vars: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        vars.insert("name".into(), name.into());
+        vars.insert("out".into(), format!("/nix/store/{name}"));
+        Drv {
+            path: format!("/nix/store/{name}.drv"),
+            system: "x86_64-linux".into(),
+            env: vars,
+            input_drvs: inputs
+                .iter()
+                .map(|i| format!("/nix/store/{i}.drv"))
+                .collect(),
+            replay,
+        }
+    }
+
+    fn crane(name: &str, args: &str) -> Drv {
+        drv(
+            name,
+            json!({"kind": "crane", "function": "buildPackage",
+                   "buildPhaseCargoCommand": format!("cargoWithProfile build --message-format json-render-diagnostics {args} >\"$log\"")}),
+            &[("CARGO_PROFILE", "dev")],
+            &[],
+        )
+    }
+
+    fn package(name: &str, bins: &[&str]) -> Drv {
+        drv(name, json!({"kind": "package", "bins": bins}), &[], &[])
+    }
+
+    /// The workspace of nix/tests/fixtures/five, an app as the flake
+    /// defines it, and the plan holding both.
+    fn fixture() -> (lambda_pack::spec::ArtifactSet, Plan) {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../nix/tests/fixtures/five");
+        let set = lambda_pack::spec::ArtifactSet::load(&root).unwrap();
+        let functions: Vec<String> = set
+            .artifacts
+            .iter()
+            .filter(|a| a.kind == lambda_pack::spec::Kind::Function)
+            .map(|a| format!("-p {}", a.package))
+            .collect();
+        let drvs = vec![
+            crane(
+                "local-functions",
+                &format!("--locked {}", functions.join(" ")),
+            ),
+            crane("local-stack", "--locked -p local-stack --bin local-stack"),
+            package("python3-env", &["python3", "moto_server"]),
+            package("qemu-user", &["qemu-aarch64"]),
+            drv(
+                "lambda-forge-local",
+                json!({"kind": "script", "bins": ["lambda-forge-local"]}),
+                &[],
+                &["local-functions", "local-stack", "python3-env", "qemu-user"],
+            ),
+        ];
+        let mut plan = Plan::default();
+        for d in drvs {
+            plan.drvs.insert(d.path.clone(), d);
+        }
+        let app = App {
+            attributes: vec!["meta".into(), "program".into(), "type".into()],
+            app_type: Some("app".into()),
+            description: Some("the local stack".into()),
+            program: Some("/nix/store/lambda-forge-local/bin/lambda-forge-local".into()),
+            context_drvs: vec!["/nix/store/lambda-forge-local.drv".into()],
+        };
+        plan.apps.insert(
+            "x86_64-linux".into(),
+            BTreeMap::from([(LOCAL_APP.to_owned(), app)]),
+        );
+        (set, plan)
+    }
+
+    fn problems(set: &lambda_pack::spec::ArtifactSet, plan: &Plan) -> Vec<String> {
+        let mut problems = Vec::new();
+        local_app(plan, set, "x86_64-linux", &mut problems);
+        problems
+    }
+
+    fn app(plan: &mut Plan) -> &mut App {
+        plan.apps
+            .get_mut("x86_64-linux")
+            .and_then(|a| a.get_mut(LOCAL_APP))
+            .unwrap()
+    }
+
+    #[test]
+    fn an_app_as_the_flake_defines_it_passes() {
+        let (set, plan) = fixture();
+        assert_eq!(problems(&set, &plan), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_missing_app_is_reported() {
+        let (set, mut plan) = fixture();
+        plan.apps.clear();
+        assert!(problems(&set, &plan)[0].contains("missing"));
+    }
+
+    #[test]
+    fn what_nix_flake_check_refuses_or_warns_about_is_reported() {
+        let (set, mut plan) = fixture();
+        app(&mut plan).attributes.push("name".into());
+        app(&mut plan).app_type = Some("derivation".into());
+        app(&mut plan).description = None;
+        let found = problems(&set, &plan).join("\n");
+        assert!(found.contains("unsupported attribute 'name'"), "{found}");
+        assert!(found.contains("not \"app\""), "{found}");
+        assert!(found.contains("meta.description"), "{found}");
+    }
+
+    #[test]
+    fn a_program_outside_the_wrapper_s_bin_is_reported() {
+        let (set, mut plan) = fixture();
+        app(&mut plan).program = Some("/nix/store/lambda-forge-local/bin/other".into());
+        assert!(problems(&set, &plan)[0].contains("is not one of the programs"));
+        app(&mut plan)
+            .context_drvs
+            .push("/nix/store/local-stack.drv".into());
+        assert!(problems(&set, &plan)[0].contains("names 2 derivations"));
+    }
+
+    #[test]
+    fn a_function_moto_or_qemu_missing_from_the_closure_is_reported() {
+        let (set, plan) = fixture();
+        let wrapper = "/nix/store/lambda-forge-local.drv";
+        for (dropped, expected) in [
+            ("/nix/store/local-functions.drv", "no native crane build of"),
+            (
+                "/nix/store/local-stack.drv",
+                "no native crane build of local-stack",
+            ),
+            ("/nix/store/python3-env.drv", "moto"),
+            ("/nix/store/qemu-user.drv", "qemu-user"),
+        ] {
+            let mut plan = plan.clone();
+            plan.drvs
+                .get_mut(wrapper)
+                .unwrap()
+                .input_drvs
+                .retain(|i| i != dropped);
+            let found = problems(&set, &plan).join("\n");
+            assert!(found.contains(expected), "without {dropped}: {found}");
+        }
     }
 }

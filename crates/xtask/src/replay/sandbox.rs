@@ -524,7 +524,8 @@ pub fn symlink(target: &Path, link: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("linking {} to {}", link.display(), target.display()))
 }
 
-fn set_executable(path: &Path) -> anyhow::Result<()> {
+/// Makes `path` executable (0755).
+pub fn set_executable(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mut perms = std::fs::metadata(path)?.permissions();
     perms.set_mode(0o755);

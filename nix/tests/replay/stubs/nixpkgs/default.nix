@@ -170,6 +170,61 @@ let
         replay.text = text;
       } "write";
     writeText = name: text: runCommandWith "text" name { replay.text = text; } "write";
+    # trivial-builders' writeShellApplication: exactly its arguments (no
+    # `...`), the script at $out/bin/<name>, the bash options and the PATH
+    # export it prepends to the text.
+    writeShellApplication =
+      {
+        name,
+        text,
+        runtimeInputs ? [ ],
+        runtimeEnv ? null,
+        meta ? { },
+        passthru ? { },
+        checkPhase ? null,
+        excludeShellChecks ? [ ],
+        extraShellCheckFlags ? [ ],
+        bashOptions ? [
+          "errexit"
+          "nounset"
+          "pipefail"
+        ],
+        derivationArgs ? { },
+        inheritPath ? true,
+      }:
+      let
+        script = ''
+          #!${base.runtimeShell}
+          ${lib.concatMapStringsSep "\n" (option: "set -o ${option}") bashOptions}
+        ''
+        + lib.optionalString (runtimeInputs != [ ]) ''
+
+          export PATH="${
+            lib.concatMapStringsSep ":" (p: "${p}/bin") runtimeInputs
+          }${lib.optionalString inheritPath ":$PATH"}"
+        ''
+        + ''
+
+          ${text}
+        '';
+      in
+      mkDerivation (
+        derivationArgs
+        // {
+          inherit name meta passthru;
+          destination = "/bin/${name}";
+          executable = true;
+          buildCommand = "write";
+          replay = {
+            kind = "script";
+            text = script;
+            bins = [ name ];
+            runtimeInputs = map toString runtimeInputs;
+          };
+        }
+      );
+    runtimeShell = "${base.bash}/bin/bash";
+    bash = package "bash" "stub" { };
     makeSetupHook =
       { name, ... }@attrs:
       script:

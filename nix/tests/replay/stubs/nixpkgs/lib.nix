@@ -282,6 +282,16 @@ let
         };
     };
     asserts.assertMsg = assertMsg;
+    # lib.meta.getExe: the `bin` output's bin/<meta.mainProgram>, warning
+    # (as nixpkgs does) when the package names no main program.
+    getExe =
+      x:
+      "${x.bin or x.out or x}/bin/${
+        x.meta.mainProgram
+          or (warn "getExe: Package ${x.name or "<unnamed>"} does not have the meta.mainProgram attribute." (
+            getName x
+          ))
+      }";
   };
 in
 lib
