@@ -537,11 +537,12 @@ mod local_app_tests {
         drv(name, json!({"kind": "package", "bins": bins}), &[], &[])
     }
 
-    /// The workspace of nix/tests/fixtures/five, an app as the flake
-    /// defines it, and the plan holding both.
+    /// This workspace's artifacts, an app as the flake defines it, and the
+    /// plan holding both. The workspace itself, not a fixture under nix/:
+    /// the flake's test tree (what `workspace-nextest` runs in) holds every
+    /// crate's manifest but not nix/.
     fn fixture() -> (lambda_pack::spec::ArtifactSet, Plan) {
-        let root =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../nix/tests/fixtures/five");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let set = lambda_pack::spec::ArtifactSet::load(&root).unwrap();
         let functions: Vec<String> = set
             .artifacts
