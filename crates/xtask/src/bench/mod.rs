@@ -12,6 +12,7 @@ pub mod model;
 pub mod render;
 pub mod stats;
 pub mod svg;
+pub mod variants;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -496,7 +497,159 @@ fn findings(report: &Report, logs: &[Log], bloat: &[(String, String)]) -> Vec<(S
     out
 }
 
+/// `bench --variants`: builds each chosen variant of [`variants::VARIANTS`]
+/// (aarch64 for sizes, host for times), measures them like the main report
+/// and writes the variants table.
+fn bench_variants(ws: &Workspace, args: &BenchArgs, list: &[String]) -> anyhow::Result<()> {
+    let chosen = variants::parse(list)?;
+    let starts = args.starts.unwrap_or(if args.quick { 3 } else { 20 });
+    let invocations = args
+        .invocations
+        .unwrap_or(if args.quick { 20 } else { 1000 });
+    let only: Vec<String> = if args.only.is_empty() {
+        variants::DEFAULT_ARTIFACTS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    } else {
+        args.only.clone()
+    };
+    let set = ws.artifacts()?;
+    dist::select(&set, &only)?;
+    let target = ws.default_target()?;
+    let BuildTarget::Triple(triple) = &target else {
+        bail!("the workspace declares no target triple to measure sizes for");
+    };
+    let ring_copy = ws.target_dir.join("bench/variants/ring-workspace");
+
+    if !args.no_build {
+        prereq::require(&prereq::for_dist(&target))?;
+        prereq::require(&prereq::for_dist(&BuildTarget::Host))?;
+        if chosen.iter().any(|v| v.ring) {
+            variants::prepare_ring_copy(&ws.cargo, &ws.root, &ring_copy, &ws.target_dir)?;
+            for name in &only {
+                let package = &set.get(name).context("artifact vanished")?.package;
+                variants::require_ring_only(&ws.cargo, &ring_copy, triple, package)?;
+            }
+        }
+        for variant in &chosen {
+            let root = if variant.ring { &ring_copy } else { &ws.root };
+            let overrides = dist::Overrides {
+                target_dir: Some(variants::target_dir(variant, &ws.target_dir)),
+                env: variant
+                    .profile
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            };
+            let (dist_dir, host_dir) = variants::dist_dirs(&ws.target_dir, variant);
+            eprintln!("bench --variants: building {}", variant.key);
+            dist::dist_with(ws, root, &target, &dist_dir, &only, &overrides)?;
+            dist::dist_with(ws, root, &BuildTarget::Host, &host_dir, &only, &overrides)?;
+        }
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let measure_args = BenchArgs {
+        only: only.clone(),
+        ..args.clone()
+    };
+    let mut rows = Vec::new();
+    for variant in &chosen {
+        let (dist_dir, host_dir) = variants::dist_dirs(&ws.target_dir, variant);
+        let sizes = model::sizes(&variants::read_manifest(&dist_dir, variant)?);
+        let host_manifest = variants::read_manifest(&host_dir, variant)?;
+        eprintln!("bench --variants: measuring {}", variant.key);
+        let (measured, _) = native(
+            ws,
+            &runtime,
+            &host_dir,
+            &host_manifest,
+            &measure_args,
+            starts,
+            invocations,
+        )?;
+        for name in &only {
+            let size = sizes
+                .iter()
+                .find(|s| s.name == *name)
+                .with_context(|| format!("{name} is not in {}", dist_dir.display()))?
+                .clone();
+            let row = variants::Row {
+                variant: *variant,
+                size,
+                measured: measured.iter().find(|m| m.name == *name).cloned(),
+            };
+            eprintln!("bench --variants: {}", variants::summary_line(&row));
+            rows.push(row);
+        }
+    }
+
+    let host = HostInfo::detect();
+    let keys: Vec<&str> = chosen.iter().map(|v| v.key).collect();
+    let how = format!(
+        "Measured {} by `cargo xtask bench --variants {} --only {}` on {} ({}, {} cores), \
+         {}: zip and unzipped bytes of the aarch64 builds (`cargo xtask dist`'s recipe), \
+         change against the adopted build; times from host builds of the same variant, \
+         {starts} cold starts and {invocations} warm invocations each, medians.",
+        host.date,
+        keys.join(","),
+        only.join(","),
+        host.arch,
+        host.cpu_model,
+        host.cores,
+        host.rustc,
+    );
+    let section = variants::readme_section(&rows, &how);
+    let out_dir: PathBuf = match &args.out {
+        Some(out) => ws.resolve(out),
+        None if args.quick => ws.target_dir.join("bench/quick"),
+        None => ws.root.join("docs"),
+    };
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let md_path = out_dir.join("benchmarks-variants.md");
+    std::fs::write(
+        &md_path,
+        format!(
+            "# Size and cold-start variants\n\nWhat each variant changes and why none of \
+             them is adopted: README, \"One HTTP client per process\".\n\n{section}"
+        ),
+    )
+    .with_context(|| format!("writing {}", md_path.display()))?;
+    let readme_path = ws.root.join("README.md");
+    if args.out.is_none() && !args.quick {
+        let readme = std::fs::read_to_string(&readme_path)
+            .with_context(|| format!("reading {}", readme_path.display()))?;
+        let spliced = render::splice_between(
+            &readme,
+            variants::README_START,
+            variants::README_END,
+            &section,
+        )
+        .with_context(|| {
+            format!(
+                "{} has no variants section: put the lines `{}` and `{}` where it goes",
+                readme_path.display(),
+                variants::README_START,
+                variants::README_END
+            )
+        })?;
+        std::fs::write(&readme_path, spliced)
+            .with_context(|| format!("writing {}", readme_path.display()))?;
+    }
+    println!("{}", variants::table(&rows).trim_end());
+    println!("\nbench --variants: wrote {}", md_path.display());
+    Ok(())
+}
+
 pub fn bench(ws: &Workspace, args: &BenchArgs) -> anyhow::Result<()> {
+    if let Some(list) = &args.variants {
+        return bench_variants(ws, args, list);
+    }
     let starts = args.starts.unwrap_or(if args.quick { 3 } else { 20 });
     let invocations = args
         .invocations
@@ -744,6 +897,7 @@ mod tests {
             out: None,
             starts: None,
             invocations: None,
+            variants: None,
         };
         let host_dist = dir.path().join("target/bench/dist-host");
         let err = ensure_dist(&ws, &BuildTarget::Host, &host_dist, &args, true)

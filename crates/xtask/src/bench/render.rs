@@ -38,7 +38,8 @@ pub fn ratio(python: f64, ours: f64) -> String {
     }
 }
 
-fn thousands(n: u64) -> String {
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -172,13 +173,19 @@ pub fn readme_section(report: &Report, docs: &str) -> String {
 /// `readme` with what lies between [`README_START`] and [`README_END`]
 /// replaced by `section`; `None` when the markers are missing or out of order.
 pub fn splice_readme(readme: &str, section: &str) -> Option<String> {
-    let start = readme.find(README_START)? + README_START.len();
-    let end = start + readme[start..].find(README_END)?;
+    splice_between(readme, README_START, README_END, section)
+}
+
+/// `text` with what lies between the lines `start` and `end` replaced by
+/// `section`; `None` when either marker is missing.
+pub fn splice_between(text: &str, start: &str, end: &str, section: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let to = from + text[from..].find(end)?;
     Some(format!(
         "{}\n{}\n{}",
-        &readme[..start],
+        &text[..from],
         section.trim_end(),
-        &readme[end..]
+        &text[to..]
     ))
 }
 
