@@ -497,6 +497,26 @@ fn findings(report: &Report, logs: &[Log], bloat: &[(String, String)]) -> Vec<(S
     out
 }
 
+/// Replaces the lines between `start` and `end` in the README at `path`
+/// with `section`; an error naming the markers when they are missing.
+fn splice_readme_file(
+    path: &Path,
+    start: &str,
+    end: &str,
+    section: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    let readme =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let spliced = render::splice_between(&readme, start, end, section).with_context(|| {
+        format!(
+            "{} has no {what} section: put the lines `{start}` and `{end}` where it goes",
+            path.display()
+        )
+    })?;
+    std::fs::write(path, spliced).with_context(|| format!("writing {}", path.display()))
+}
+
 /// `bench --variants`: builds each chosen variant of [`variants::VARIANTS`]
 /// (aarch64 for sizes, host for times), measures them like the main report
 /// and writes the variants table.
@@ -622,24 +642,13 @@ fn bench_variants(ws: &Workspace, args: &BenchArgs, list: &[String]) -> anyhow::
     .with_context(|| format!("writing {}", md_path.display()))?;
     let readme_path = ws.root.join("README.md");
     if args.out.is_none() && !args.quick {
-        let readme = std::fs::read_to_string(&readme_path)
-            .with_context(|| format!("reading {}", readme_path.display()))?;
-        let spliced = render::splice_between(
-            &readme,
+        splice_readme_file(
+            &readme_path,
             variants::README_START,
             variants::README_END,
             &section,
-        )
-        .with_context(|| {
-            format!(
-                "{} has no variants section: put the lines `{}` and `{}` where it goes",
-                readme_path.display(),
-                variants::README_START,
-                variants::README_END
-            )
-        })?;
-        std::fs::write(&readme_path, spliced)
-            .with_context(|| format!("writing {}", readme_path.display()))?;
+            "variants",
+        )?;
     }
     println!("{}", variants::table(&rows).trim_end());
     println!("\nbench --variants: wrote {}", md_path.display());
@@ -802,19 +811,13 @@ pub fn bench(ws: &Workspace, args: &BenchArgs) -> anyhow::Result<()> {
     // The README shows the summary of the run that wrote docs/.
     let readme_path = ws.root.join("README.md");
     let readme_updated = if args.out.is_none() && !args.quick {
-        let readme = std::fs::read_to_string(&readme_path)
-            .with_context(|| format!("reading {}", readme_path.display()))?;
-        let section = render::readme_section(&report, "docs");
-        let spliced = render::splice_readme(&readme, &section).with_context(|| {
-            format!(
-                "{} has no benchmark section: put the lines `{}` and `{}` where it goes",
-                readme_path.display(),
-                render::README_START,
-                render::README_END
-            )
-        })?;
-        std::fs::write(&readme_path, spliced)
-            .with_context(|| format!("writing {}", readme_path.display()))?;
+        splice_readme_file(
+            &readme_path,
+            render::README_START,
+            render::README_END,
+            &render::readme_section(&report, "docs"),
+            "benchmark",
+        )?;
         true
     } else {
         false
