@@ -490,7 +490,12 @@ fn findings(report: &Report, logs: &[Log], bloat: &[(String, String)]) -> Vec<(S
                      crates inside"
                         .to_owned()
                 });
-            format!("largest: {}{crates}", names.join(", "))
+            format!(
+                "largest: {}{crates}; what the measured variants (ring, `opt-level = \"z\"`, \
+                 `panic = \"abort\"`) would save, with their cold starts: \
+                 `cargo xtask bench --variants all` (docs/benchmarks-variants.md)",
+                names.join(", ")
+            )
         };
         out.push((line.key.clone(), text));
     }
@@ -882,6 +887,37 @@ mod tests {
             ]
         );
         assert!(logged_init_steps("stdout | {\"message\":\"x\"}").is_empty());
+    }
+
+    #[test]
+    fn a_missed_size_target_names_the_largest_artifacts_and_the_variants_command() {
+        let mut report = model::tests::report();
+        report.sizes.push(SizeRow {
+            name: "sms".into(),
+            kind: Kind::Function,
+            zip_bytes: 2_188_252,
+            unzipped_bytes: 4_428_120,
+            budget_zip: 2_297_856,
+            budget_unzipped: 4_653_056,
+        });
+        let bloat = [("sms".to_owned(), "std 16%, aws_lc_sys 11%".to_owned())];
+        let found = findings(&report, &[], &bloat);
+        let (_, sms) = found.iter().find(|(key, _)| key == "sms zip").unwrap();
+        assert!(
+            sms.starts_with("largest: users 2.27 MiB, sms 2.09 MiB"),
+            "{sms}"
+        );
+        assert!(
+            sms.contains("sms's code by crate: std 16%, aws_lc_sys 11%"),
+            "{sms}"
+        );
+        assert!(sms.contains("`cargo xtask bench --variants all`"), "{sms}");
+        // sms-worker is not in this dist: nothing to break down.
+        let (_, worker) = found
+            .iter()
+            .find(|(key, _)| key == "sms-worker zip")
+            .unwrap();
+        assert_eq!(worker, "sms-worker is not built yet");
     }
 
     #[test]
