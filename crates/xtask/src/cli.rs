@@ -21,7 +21,7 @@ usage: cargo xtask <command>
                              cold starts, peak RSS, warm latency, micro-benchmarks and sizes, side by side
                              with the Python stack; writes docs/benchmarks.md and docs/benchmarks.svg
   bench --variants all|adopted,ring,opt-z,ring-opt-z,panic-abort [--only sms,sms-worker] [--no-build]
-        [--starts 20] [--invocations 1000] [--out docs]
+        [--rounds 5] [--starts 20] [--invocations 1000] [--out docs]
                              rebuild the size variants (ring provider, opt-level z, panic abort) next to
                              the adopted build; sizes and native cold starts in docs/benchmarks-variants.md
                              and the README's variants table
@@ -106,6 +106,9 @@ pub struct BenchArgs {
     /// `--variants all|name,...`: measure the size and cold-start variants
     /// of `bench/variants.rs` instead of the usual report.
     pub variants: Option<Vec<String>>,
+    /// With `--variants`: how many times every variant is measured, the
+    /// variants interleaved in each round.
+    pub rounds: Option<usize>,
 }
 
 pub fn parse(args: &[String]) -> Result<Command, String> {
@@ -190,10 +193,17 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     .map(str::to_owned)
                     .collect()
             }),
+            rounds: flags.count("--rounds")?,
         }),
         other => return Err(format!("unknown command {other:?}")),
     };
     flags.finish(name)?;
+    if let Command::Bench(args) = &command
+        && args.rounds.is_some()
+        && args.variants.is_none()
+    {
+        return Err("--rounds applies to `bench --variants` only".into());
+    }
     Ok(command)
 }
 
@@ -408,6 +418,7 @@ mod tests {
                 starts: None,
                 invocations: None,
                 variants: None,
+                rounds: None,
             }))
         );
     }
@@ -429,6 +440,15 @@ mod tests {
         };
         assert_eq!(args.variants, Some(vec!["ring".into(), "opt-z".into()]));
         assert!(parse_str("bench --variants").is_err());
+        let Ok(Command::Bench(args)) = parse_str("bench --variants all --rounds 3") else {
+            panic!("bench --variants --rounds did not parse");
+        };
+        assert_eq!(args.rounds, Some(3));
+        assert!(
+            parse_str("bench --rounds 3")
+                .unwrap_err()
+                .contains("applies to `bench --variants` only")
+        );
         assert!(
             parse_str("bench --starts 0")
                 .unwrap_err()

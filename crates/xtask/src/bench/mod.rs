@@ -583,31 +583,49 @@ fn bench_variants(ws: &Workspace, args: &BenchArgs, list: &[String]) -> anyhow::
         only: only.clone(),
         ..args.clone()
     };
+    let rounds = args.rounds.unwrap_or(if args.quick { 1 } else { 5 });
+    // Every round measures every variant, so that a slow spell of the
+    // machine does not land on one variant only.
+    let mut per_variant: Vec<Vec<Measured>> = vec![Vec::new(); chosen.len()];
+    for round in 1..=rounds {
+        for (variant, measured) in chosen.iter().zip(&mut per_variant) {
+            let (_, host_dir) = variants::dist_dirs(&ws.target_dir, variant);
+            let host_manifest = variants::read_manifest(&host_dir, variant)?;
+            eprintln!(
+                "bench --variants: measuring {}, round {round} of {rounds}",
+                variant.key
+            );
+            let (found, _) = native(
+                ws,
+                &runtime,
+                &host_dir,
+                &host_manifest,
+                &measure_args,
+                starts,
+                invocations,
+            )?;
+            measured.extend(found);
+        }
+    }
     let mut rows = Vec::new();
-    for variant in &chosen {
-        let (dist_dir, host_dir) = variants::dist_dirs(&ws.target_dir, variant);
+    for (variant, measured) in chosen.iter().zip(&per_variant) {
+        let (dist_dir, _) = variants::dist_dirs(&ws.target_dir, variant);
         let sizes = model::sizes(&variants::read_manifest(&dist_dir, variant)?);
-        let host_manifest = variants::read_manifest(&host_dir, variant)?;
-        eprintln!("bench --variants: measuring {}", variant.key);
-        let (measured, _) = native(
-            ws,
-            &runtime,
-            &host_dir,
-            &host_manifest,
-            &measure_args,
-            starts,
-            invocations,
-        )?;
         for name in &only {
             let size = sizes
                 .iter()
                 .find(|s| s.name == *name)
                 .with_context(|| format!("{name} is not in {}", dist_dir.display()))?
                 .clone();
+            let runs: Vec<Measured> = measured
+                .iter()
+                .filter(|m| m.name == *name)
+                .cloned()
+                .collect();
             let row = variants::Row {
                 variant: *variant,
                 size,
-                measured: measured.iter().find(|m| m.name == *name).cloned(),
+                measured: variants::combine_rounds(&runs),
             };
             eprintln!("bench --variants: {}", variants::summary_line(&row));
             rows.push(row);
@@ -620,7 +638,9 @@ fn bench_variants(ws: &Workspace, args: &BenchArgs, list: &[String]) -> anyhow::
         "Measured {} by `cargo xtask bench --variants {} --only {}` on {} ({}, {} cores), \
          {}: zip and unzipped bytes of the aarch64 builds (`cargo xtask dist`'s recipe), \
          change against the adopted build; times from host builds of the same variant, \
-         {starts} cold starts and {invocations} warm invocations each, medians.",
+         {rounds} rounds (every variant once per round, in this order), each with {starts} \
+         cold starts and {invocations} warm invocations: the median of the rounds' medians, \
+         the highest peak RSS.",
         host.date,
         keys.join(","),
         only.join(","),
@@ -937,6 +957,7 @@ mod tests {
             starts: None,
             invocations: None,
             variants: None,
+            rounds: None,
         };
         let host_dist = dir.path().join("target/bench/dist-host");
         let err = ensure_dist(&ws, &BuildTarget::Host, &host_dist, &args, true)

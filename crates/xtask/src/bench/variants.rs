@@ -20,6 +20,7 @@ use lambda_pack::manifest::{self, Manifest};
 
 use super::model::{MIB, Measured, SizeRow};
 use super::render::{mib, ms, thousands};
+use super::stats::{Summary, summarize};
 
 /// One text replacement in one file of the workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,6 +333,26 @@ pub struct Row {
     pub measured: Option<Measured>,
 }
 
+/// One measurement from several rounds of the same artifact: the median of
+/// the rounds' medians for each time, the highest peak RSS, every warm
+/// error; `None` when nothing was measured.
+pub fn combine_rounds(runs: &[Measured]) -> Option<Measured> {
+    let first = runs.first()?;
+    let medians = |pick: fn(&Measured) -> Option<f64>| -> Option<Summary> {
+        summarize(&runs.iter().filter_map(pick).collect::<Vec<_>>())
+    };
+    Some(Measured {
+        name: first.name.clone(),
+        kind: first.kind,
+        ready_ms: medians(|m| Some(m.ready_ms.median))?,
+        first_response_ms: medians(|m| m.first_response_ms.map(|s| s.median)),
+        warm_ms: medians(|m| m.warm_ms.map(|s| s.median)),
+        warm_errors: runs.iter().map(|m| m.warm_errors).sum(),
+        peak_rss_kib: runs.iter().filter_map(|m| m.peak_rss_kib).max(),
+        qemu: first.qemu.clone(),
+    })
+}
+
 /// Where a variant's dists go.
 pub fn dist_dirs(target_dir: &Path, variant: &Variant) -> (PathBuf, PathBuf) {
     let base = target_dir.join("bench/variants").join(variant.key);
@@ -427,7 +448,13 @@ pub fn table(rows: &[Row]) -> String {
                 },
                 bold(time(|m| Some(m.ready_ms.median))),
                 bold(time(|m| m.first_response_ms.map(|s| s.median))),
-                bold(time(|m| m.warm_ms.map(|s| s.median))),
+                bold(time(|m| m.warm_ms.map(|s| s.median)))
+                    + &row
+                        .measured
+                        .as_ref()
+                        .filter(|m| m.warm_errors > 0)
+                        .map(|m| format!(" ({} failed)", m.warm_errors))
+                        .unwrap_or_default(),
                 bold(rss),
             );
         }
@@ -613,6 +640,24 @@ mod tests {
     }
 
     #[test]
+    fn rounds_combine_into_the_median_of_their_medians_and_the_highest_peak() {
+        let run = |ready: f64, rss: u64, errors: usize| {
+            let mut m = row("ring", "sms", 1, Some(ready)).measured.unwrap();
+            m.peak_rss_kib = Some(rss);
+            m.warm_errors = errors;
+            m
+        };
+        let combined =
+            combine_rounds(&[run(9.0, 6000, 0), run(7.0, 6500, 1), run(8.0, 6200, 0)]).unwrap();
+        assert_eq!(combined.ready_ms.median, 8.0);
+        assert_eq!(combined.ready_ms.n, 3);
+        assert_eq!(combined.first_response_ms.unwrap().median, 9.0);
+        assert_eq!(combined.peak_rss_kib, Some(6500));
+        assert_eq!(combined.warm_errors, 1);
+        assert_eq!(combine_rounds(&[]), None);
+    }
+
+    #[test]
     fn the_table_compares_every_variant_with_the_adopted_build_per_artifact() {
         let rows = vec![
             row("adopted", "sms", 2_188_252, Some(7.31)),
@@ -628,6 +673,9 @@ mod tests {
             "{}",
             lines[3]
         );
+        let mut failing = rows[1].clone();
+        failing.measured.as_mut().unwrap().warm_errors = 2;
+        assert!(table(&[failing]).contains("| 0.50 ms (2 failed) |"));
         assert!(
             lines[4].contains("| sms-worker |") && lines[4].ends_with("| – | – | – | – |"),
             "{}",
