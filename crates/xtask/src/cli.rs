@@ -20,6 +20,11 @@ usage: cargo xtask <command>
         [--dist dist] [--host-dist target/bench/dist-host] [--out docs] [--starts 20] [--invocations 1000]
                              cold starts, peak RSS, warm latency, micro-benchmarks and sizes, side by side
                              with the Python stack; writes docs/benchmarks.md and docs/benchmarks.svg
+  bench --variants all|adopted,ring,opt-z,ring-opt-z,panic-abort [--only sms,sms-worker] [--no-build]
+        [--rounds 5] [--starts 20] [--invocations 1000] [--out docs]
+                             rebuild the size variants (ring provider, opt-level z, panic abort) next to
+                             the adopted build; sizes and native cold starts in docs/benchmarks-variants.md
+                             and the README's variants table
   local [--dist dist|--host] [--port 4080] [--site lambda-forge.localhost]
         [--credential-source cookie|authorization] [--authorizer-ttl 300]
                              the whole API on loopback (moto, Cognito stand-in, Twilio and OpenAI fakes,
@@ -98,6 +103,12 @@ pub struct BenchArgs {
     pub out: Option<PathBuf>,
     pub starts: Option<usize>,
     pub invocations: Option<usize>,
+    /// `--variants all|name,...`: measure the size and cold-start variants
+    /// of `bench/variants.rs` instead of the usual report.
+    pub variants: Option<Vec<String>>,
+    /// With `--variants`: how many times every variant is measured, the
+    /// variants interleaved in each round.
+    pub rounds: Option<usize>,
 }
 
 pub fn parse(args: &[String]) -> Result<Command, String> {
@@ -175,10 +186,24 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             out: flags.take("--out").map(PathBuf::from),
             starts: flags.count("--starts")?,
             invocations: flags.count("--invocations")?,
+            variants: flags.take("--variants").map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }),
+            rounds: flags.count("--rounds")?,
         }),
         other => return Err(format!("unknown command {other:?}")),
     };
     flags.finish(name)?;
+    if let Command::Bench(args) = &command
+        && args.rounds.is_some()
+        && args.variants.is_none()
+    {
+        return Err("--rounds applies to `bench --variants` only".into());
+    }
     Ok(command)
 }
 
@@ -392,6 +417,8 @@ mod tests {
                 out: None,
                 starts: None,
                 invocations: None,
+                variants: None,
+                rounds: None,
             }))
         );
     }
@@ -407,6 +434,21 @@ mod tests {
         assert!(!args.skip_micro && !args.skip_qemu);
         assert_eq!(args.only, ["cors"]);
         assert_eq!(args.starts, Some(5));
+        assert_eq!(args.variants, None);
+        let Ok(Command::Bench(args)) = parse_str("bench --variants ring,opt-z --only sms") else {
+            panic!("bench --variants did not parse");
+        };
+        assert_eq!(args.variants, Some(vec!["ring".into(), "opt-z".into()]));
+        assert!(parse_str("bench --variants").is_err());
+        let Ok(Command::Bench(args)) = parse_str("bench --variants all --rounds 3") else {
+            panic!("bench --variants --rounds did not parse");
+        };
+        assert_eq!(args.rounds, Some(3));
+        assert!(
+            parse_str("bench --rounds 3")
+                .unwrap_err()
+                .contains("applies to `bench --variants` only")
+        );
         assert!(
             parse_str("bench --starts 0")
                 .unwrap_err()

@@ -209,6 +209,27 @@ pub fn dist(
     out: &Path,
     only: &[String],
 ) -> anyhow::Result<Manifest> {
+    dist_with(ws, root, target, out, only, &Overrides::default())
+}
+
+/// What a measurement build changes in [`dist`]'s recipe: another target dir
+/// (builds with other settings must not evict the normal build's) and extra
+/// variables for cargo (such as `CARGO_PROFILE_RELEASE_OPT_LEVEL`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub target_dir: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+}
+
+/// [`dist`] with `overrides` applied.
+pub fn dist_with(
+    ws: &Workspace,
+    root: &Path,
+    target: &BuildTarget,
+    out: &Path,
+    only: &[String],
+    overrides: &Overrides,
+) -> anyhow::Result<Manifest> {
     let set = load_artifacts(root)?;
     if set.artifacts.is_empty() {
         bail!(
@@ -220,12 +241,15 @@ pub fn dist(
     if let BuildTarget::Triple(_) = target {
         require_pinned_build_tools()?;
     }
-    let env = BuildEnv::from_workspace(ws);
+    let mut env = BuildEnv::from_workspace(ws);
+    if let Some(dir) = &overrides.target_dir {
+        env.target_dir.clone_from(dir);
+    }
     let plan = build_plan(&selected, target, &env);
     for args in &plan.invocations {
         let mut cargo = Command::new(&ws.cargo);
         cargo.current_dir(root).args(args);
-        for (key, value) in &plan.env {
+        for (key, value) in plan.env.iter().chain(&overrides.env) {
             cargo.env(key, value);
         }
         for key in &plan.env_remove {

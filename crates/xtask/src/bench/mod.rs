@@ -12,6 +12,7 @@ pub mod model;
 pub mod render;
 pub mod stats;
 pub mod svg;
+pub mod variants;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -489,14 +490,200 @@ fn findings(report: &Report, logs: &[Log], bloat: &[(String, String)]) -> Vec<(S
                      crates inside"
                         .to_owned()
                 });
-            format!("largest: {}{crates}", names.join(", "))
+            format!(
+                "largest: {}{crates}; what the measured variants (ring, `opt-level = \"z\"`, \
+                 `panic = \"abort\"`) would save, with their cold starts: \
+                 `cargo xtask bench --variants all` (docs/benchmarks-variants.md)",
+                names.join(", ")
+            )
         };
         out.push((line.key.clone(), text));
     }
     out
 }
 
+/// Replaces the lines between `start` and `end` in the README at `path`
+/// with `section`; an error naming the markers when they are missing.
+fn splice_readme_file(
+    path: &Path,
+    start: &str,
+    end: &str,
+    section: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    let readme =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let spliced = render::splice_between(&readme, start, end, section).with_context(|| {
+        format!(
+            "{} has no {what} section: put the lines `{start}` and `{end}` where it goes",
+            path.display()
+        )
+    })?;
+    std::fs::write(path, spliced).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `bench --variants`: builds each chosen variant of [`variants::VARIANTS`]
+/// (aarch64 for sizes, host for times), measures them like the main report
+/// and writes the variants table.
+fn bench_variants(ws: &Workspace, args: &BenchArgs, list: &[String]) -> anyhow::Result<()> {
+    let chosen = variants::parse(list)?;
+    let starts = args.starts.unwrap_or(if args.quick { 3 } else { 20 });
+    let invocations = args
+        .invocations
+        .unwrap_or(if args.quick { 20 } else { 1000 });
+    let only: Vec<String> = if args.only.is_empty() {
+        variants::DEFAULT_ARTIFACTS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    } else {
+        args.only.clone()
+    };
+    let set = ws.artifacts()?;
+    dist::select(&set, &only)?;
+    let target = ws.default_target()?;
+    let BuildTarget::Triple(triple) = &target else {
+        bail!("the workspace declares no target triple to measure sizes for");
+    };
+    let ring_copy = ws.target_dir.join("bench/variants/ring-workspace");
+
+    if !args.no_build {
+        prereq::require(&prereq::for_dist(&target))?;
+        prereq::require(&prereq::for_dist(&BuildTarget::Host))?;
+        if chosen.iter().any(|v| v.ring) {
+            variants::prepare_ring_copy(&ws.cargo, &ws.root, &ring_copy, &ws.target_dir)?;
+            for name in &only {
+                let package = &set.get(name).context("artifact vanished")?.package;
+                variants::require_ring_only(&ws.cargo, &ring_copy, triple, package)?;
+            }
+        }
+        for variant in &chosen {
+            let root = if variant.ring { &ring_copy } else { &ws.root };
+            let overrides = dist::Overrides {
+                target_dir: Some(variants::target_dir(variant, &ws.target_dir)),
+                env: variant
+                    .profile
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            };
+            let (dist_dir, host_dir) = variants::dist_dirs(&ws.target_dir, variant);
+            eprintln!("bench --variants: building {}", variant.key);
+            dist::dist_with(ws, root, &target, &dist_dir, &only, &overrides)?;
+            dist::dist_with(ws, root, &BuildTarget::Host, &host_dir, &only, &overrides)?;
+        }
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let measure_args = BenchArgs {
+        only: only.clone(),
+        ..args.clone()
+    };
+    let rounds = args.rounds.unwrap_or(if args.quick { 1 } else { 5 });
+    // Every round measures every variant, so that a slow spell of the
+    // machine does not land on one variant only.
+    let mut per_variant: Vec<Vec<Measured>> = vec![Vec::new(); chosen.len()];
+    for round in 1..=rounds {
+        for (variant, measured) in chosen.iter().zip(&mut per_variant) {
+            let (_, host_dir) = variants::dist_dirs(&ws.target_dir, variant);
+            let host_manifest = variants::read_manifest(&host_dir, variant)?;
+            eprintln!(
+                "bench --variants: measuring {}, round {round} of {rounds}",
+                variant.key
+            );
+            let (found, _) = native(
+                ws,
+                &runtime,
+                &host_dir,
+                &host_manifest,
+                &measure_args,
+                starts,
+                invocations,
+            )?;
+            measured.extend(found);
+        }
+    }
+    let mut rows = Vec::new();
+    for (variant, measured) in chosen.iter().zip(&per_variant) {
+        let (dist_dir, _) = variants::dist_dirs(&ws.target_dir, variant);
+        let sizes = model::sizes(&variants::read_manifest(&dist_dir, variant)?);
+        for name in &only {
+            let size = sizes
+                .iter()
+                .find(|s| s.name == *name)
+                .with_context(|| format!("{name} is not in {}", dist_dir.display()))?
+                .clone();
+            let runs: Vec<Measured> = measured
+                .iter()
+                .filter(|m| m.name == *name)
+                .cloned()
+                .collect();
+            let row = variants::Row {
+                variant: *variant,
+                size,
+                measured: variants::combine_rounds(&runs),
+            };
+            eprintln!("bench --variants: {}", variants::summary_line(&row));
+            rows.push(row);
+        }
+    }
+
+    let host = HostInfo::detect();
+    let keys: Vec<&str> = chosen.iter().map(|v| v.key).collect();
+    let how = format!(
+        "Measured {} by `cargo xtask bench --variants {} --only {}` on {} ({}, {} cores), \
+         {}: zip and unzipped bytes of the aarch64 builds (`cargo xtask dist`'s recipe), \
+         change against the adopted build; times from host builds of the same variant, \
+         {rounds} rounds (every variant once per round, in this order), each with {starts} \
+         cold starts and {invocations} warm invocations: the median of the rounds' medians, \
+         the highest peak RSS.",
+        host.date,
+        keys.join(","),
+        only.join(","),
+        host.arch,
+        host.cpu_model,
+        host.cores,
+        host.rustc,
+    );
+    let section = variants::readme_section(&rows, &how);
+    let out_dir: PathBuf = match &args.out {
+        Some(out) => ws.resolve(out),
+        None if args.quick => ws.target_dir.join("bench/quick"),
+        None => ws.root.join("docs"),
+    };
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let md_path = out_dir.join("benchmarks-variants.md");
+    std::fs::write(
+        &md_path,
+        format!(
+            "# Size and cold-start variants\n\nWhat each variant changes and why none of \
+             them is adopted: README, \"One HTTP client per process\".\n\n{section}"
+        ),
+    )
+    .with_context(|| format!("writing {}", md_path.display()))?;
+    let readme_path = ws.root.join("README.md");
+    if args.out.is_none() && !args.quick {
+        splice_readme_file(
+            &readme_path,
+            variants::README_START,
+            variants::README_END,
+            &section,
+            "variants",
+        )?;
+    }
+    println!("{}", variants::table(&rows).trim_end());
+    println!("\nbench --variants: wrote {}", md_path.display());
+    Ok(())
+}
+
 pub fn bench(ws: &Workspace, args: &BenchArgs) -> anyhow::Result<()> {
+    if let Some(list) = &args.variants {
+        return bench_variants(ws, args, list);
+    }
     let starts = args.starts.unwrap_or(if args.quick { 3 } else { 20 });
     let invocations = args
         .invocations
@@ -649,19 +836,13 @@ pub fn bench(ws: &Workspace, args: &BenchArgs) -> anyhow::Result<()> {
     // The README shows the summary of the run that wrote docs/.
     let readme_path = ws.root.join("README.md");
     let readme_updated = if args.out.is_none() && !args.quick {
-        let readme = std::fs::read_to_string(&readme_path)
-            .with_context(|| format!("reading {}", readme_path.display()))?;
-        let section = render::readme_section(&report, "docs");
-        let spliced = render::splice_readme(&readme, &section).with_context(|| {
-            format!(
-                "{} has no benchmark section: put the lines `{}` and `{}` where it goes",
-                readme_path.display(),
-                render::README_START,
-                render::README_END
-            )
-        })?;
-        std::fs::write(&readme_path, spliced)
-            .with_context(|| format!("writing {}", readme_path.display()))?;
+        splice_readme_file(
+            &readme_path,
+            render::README_START,
+            render::README_END,
+            &render::readme_section(&report, "docs"),
+            "benchmark",
+        )?;
         true
     } else {
         false
@@ -729,6 +910,37 @@ mod tests {
     }
 
     #[test]
+    fn a_missed_size_target_names_the_largest_artifacts_and_the_variants_command() {
+        let mut report = model::tests::report();
+        report.sizes.push(SizeRow {
+            name: "sms".into(),
+            kind: Kind::Function,
+            zip_bytes: 2_188_252,
+            unzipped_bytes: 4_428_120,
+            budget_zip: 2_297_856,
+            budget_unzipped: 4_653_056,
+        });
+        let bloat = [("sms".to_owned(), "std 16%, aws_lc_sys 11%".to_owned())];
+        let found = findings(&report, &[], &bloat);
+        let (_, sms) = found.iter().find(|(key, _)| key == "sms zip").unwrap();
+        assert!(
+            sms.starts_with("largest: users 2.27 MiB, sms 2.09 MiB"),
+            "{sms}"
+        );
+        assert!(
+            sms.contains("sms's code by crate: std 16%, aws_lc_sys 11%"),
+            "{sms}"
+        );
+        assert!(sms.contains("`cargo xtask bench --variants all`"), "{sms}");
+        // sms-worker is not in this dist: nothing to break down.
+        let (_, worker) = found
+            .iter()
+            .find(|(key, _)| key == "sms-worker zip")
+            .unwrap();
+        assert_eq!(worker, "sms-worker is not built yet");
+    }
+
+    #[test]
     fn no_build_without_a_dist_names_the_command_that_builds_it() {
         let dir = tempfile::tempdir().unwrap();
         let ws = Workspace::in_dir(dir.path());
@@ -744,6 +956,8 @@ mod tests {
             out: None,
             starts: None,
             invocations: None,
+            variants: None,
+            rounds: None,
         };
         let host_dist = dir.path().join("target/bench/dist-host");
         let err = ensure_dist(&ws, &BuildTarget::Host, &host_dist, &args, true)

@@ -38,7 +38,8 @@ pub fn ratio(python: f64, ours: f64) -> String {
     }
 }
 
-fn thousands(n: u64) -> String {
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -169,16 +170,16 @@ pub fn readme_section(report: &Report, docs: &str) -> String {
     out
 }
 
-/// `readme` with what lies between [`README_START`] and [`README_END`]
-/// replaced by `section`; `None` when the markers are missing or out of order.
-pub fn splice_readme(readme: &str, section: &str) -> Option<String> {
-    let start = readme.find(README_START)? + README_START.len();
-    let end = start + readme[start..].find(README_END)?;
+/// `text` with what lies between the lines `start` and `end` replaced by
+/// `section`; `None` when either marker is missing or they are out of order.
+pub fn splice_between(text: &str, start: &str, end: &str, section: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let to = from + text[from..].find(end)?;
     Some(format!(
         "{}\n{}\n{}",
-        &readme[..start],
+        &text[..from],
         section.trim_end(),
-        &readme[end..]
+        &text[to..]
     ))
 }
 
@@ -467,6 +468,10 @@ mod tests {
         assert_eq!(ratio(24_623_407.0, 670_924.0), "37×");
         assert_eq!(ratio(3.0, 2.0), "1.5×");
         assert_eq!(ratio(1.0, 0.0), "–");
+    }
+
+    fn splice_readme(readme: &str, section: &str) -> Option<String> {
+        splice_between(readme, README_START, README_END, section)
     }
 
     #[test]
