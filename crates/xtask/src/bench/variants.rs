@@ -468,10 +468,11 @@ mod tests {
                 &std::fs::read_to_string(root.join(edit.file)).unwrap(),
             );
         }
-        // The project's own ignore rules decide what a copy leaves out.
+        // The ignore rules of the project's .gitignore decide what a copy
+        // leaves out (that file itself is not in the flake's test source).
         write(
             ".gitignore",
-            &std::fs::read_to_string(root.join(".gitignore")).unwrap(),
+            "/target\n/dist\n/result\n/result-*\n.terraform/\n",
         );
         write("target/release/bootstrap", "binary");
         write("dist/sms.zip", "zip");
