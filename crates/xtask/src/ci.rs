@@ -1,5 +1,6 @@
 //! `ci`: everything CI runs, as one ordered list of named steps.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -175,17 +176,25 @@ fn execute(ws: &Workspace, target: &BuildTarget, action: &Action) -> anyhow::Res
 /// provider is aws-lc-rs (rustls, the AWS SDK and jsonwebtoken share it).
 const FORBIDDEN_CRATES: &[&str] = &["ring", "openssl", "openssl-sys", "native-tls"];
 
-/// The forbidden crates found in one `cargo tree --prefix none --format {p}` listing.
-pub fn forbidden_in(tree: &str) -> Vec<String> {
-    let mut found: Vec<String> = tree
+/// The crate names in one `cargo tree --prefix none --format {p}` listing,
+/// sorted, each once.
+pub fn crate_names(tree: &str) -> Vec<&str> {
+    let mut names: Vec<&str> = tree
         .lines()
         .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The forbidden crates found in one `cargo tree --prefix none --format {p}` listing.
+pub fn forbidden_in(tree: &str) -> Vec<String> {
+    crate_names(tree)
+        .into_iter()
         .filter(|name| FORBIDDEN_CRATES.contains(name))
         .map(str::to_owned)
-        .collect();
-    found.sort();
-    found.dedup();
-    found
+        .collect()
 }
 
 /// The crates that each bring a whole HTTP client (connection pool, TLS
@@ -208,10 +217,7 @@ const HTTP_CLIENT_STACKS: &[(&str, &str)] = &[
 /// The HTTP client stacks found in one `cargo tree --prefix none --format {p}`
 /// listing, described, in [`HTTP_CLIENT_STACKS`] order.
 pub fn http_stacks_in(tree: &str) -> Vec<&'static str> {
-    let names: Vec<&str> = tree
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .collect();
+    let names = crate_names(tree);
     HTTP_CLIENT_STACKS
         .iter()
         .filter(|(krate, _)| names.contains(krate))
@@ -219,31 +225,42 @@ pub fn http_stacks_in(tree: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// Each artifact's normal (linked) dependency graph for `target`, as
-/// `cargo tree --prefix none --format {p}` lists it.
+/// `package`'s normal (linked) dependency graph for `triple` (`all` for
+/// every target) in the workspace at `root`, as `cargo tree --prefix none
+/// --format {p}` lists it.
+pub fn linked_tree(
+    cargo: &Path,
+    root: &Path,
+    triple: &str,
+    package: &str,
+) -> anyhow::Result<String> {
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .args(["tree", "--locked", "-e", "normal", "--target", triple])
+        .args(["-p", package, "--prefix", "none", "--format", "{p}"])
+        .output()
+        .context("starting cargo tree")?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "cargo tree failed for {package} in {}: {}",
+            root.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Each artifact's [`linked_tree`] for `target`.
 fn linked_trees(ws: &Workspace, target: &BuildTarget) -> anyhow::Result<Vec<(String, String)>> {
     let triple = match target {
-        BuildTarget::Triple(triple) => triple.clone(),
-        BuildTarget::Host => "all".to_owned(),
+        BuildTarget::Triple(triple) => triple.as_str(),
+        BuildTarget::Host => "all",
     };
     let set = ws.artifacts()?;
     let mut trees = Vec::new();
     for artifact in &set.artifacts {
-        let tree = probe(Command::new(&ws.cargo).current_dir(&ws.root).args([
-            "tree",
-            "--locked",
-            "-e",
-            "normal",
-            "--target",
-            &triple,
-            "-p",
-            &artifact.package,
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-        ]))
-        .with_context(|| format!("cargo tree failed for {}", artifact.package))?;
+        let tree = linked_tree(&ws.cargo, &ws.root, triple, &artifact.package)?;
         trees.push((artifact.name.clone(), tree));
     }
     Ok(trees)
@@ -399,6 +416,13 @@ mod tests {
             None
         );
         assert_eq!(available_kib("header\n/dev/vda 1 2 lots 3% /\n"), None);
+    }
+
+    #[test]
+    fn cargo_tree_output_becomes_crate_names() {
+        let tree =
+            "sms v0.1.0 (/ws/crates/sms)\nring v0.17.14\nrustls v0.23.46\nring v0.17.14 (*)\n\n";
+        assert_eq!(crate_names(tree), ["ring", "rustls", "sms"]);
     }
 
     #[test]

@@ -502,6 +502,26 @@ fn findings(report: &Report, logs: &[Log], bloat: &[(String, String)]) -> Vec<(S
     out
 }
 
+/// Cold starts and warm invocations per measurement: `--starts` and
+/// `--invocations`, else 20 and 1000 (3 and 20 with `--quick`).
+fn counts(args: &BenchArgs) -> (usize, usize) {
+    let starts = args.starts.unwrap_or(if args.quick { 3 } else { 20 });
+    let invocations = args
+        .invocations
+        .unwrap_or(if args.quick { 20 } else { 1000 });
+    (starts, invocations)
+}
+
+/// Where the report goes: `--out`, else docs/ (target/bench/quick with
+/// `--quick`).
+fn out_dir(ws: &Workspace, args: &BenchArgs) -> PathBuf {
+    match &args.out {
+        Some(out) => ws.resolve(out),
+        None if args.quick => ws.target_dir.join("bench/quick"),
+        None => ws.root.join("docs"),
+    }
+}
+
 /// Replaces the lines between `start` and `end` in the README at `path`
 /// with `section`; an error naming the markers when they are missing.
 fn splice_readme_file(
@@ -527,10 +547,7 @@ fn splice_readme_file(
 /// and writes the variants table.
 fn bench_variants(ws: &Workspace, args: &BenchArgs, list: &[String]) -> anyhow::Result<()> {
     let chosen = variants::parse(list)?;
-    let starts = args.starts.unwrap_or(if args.quick { 3 } else { 20 });
-    let invocations = args
-        .invocations
-        .unwrap_or(if args.quick { 20 } else { 1000 });
+    let (starts, invocations) = counts(args);
     let only: Vec<String> = if args.only.is_empty() {
         variants::DEFAULT_ARTIFACTS
             .iter()
@@ -551,7 +568,7 @@ fn bench_variants(ws: &Workspace, args: &BenchArgs, list: &[String]) -> anyhow::
         prereq::require(&prereq::for_dist(&target))?;
         prereq::require(&prereq::for_dist(&BuildTarget::Host))?;
         if chosen.iter().any(|v| v.ring) {
-            variants::prepare_ring_copy(&ws.cargo, &ws.root, &ring_copy, &ws.target_dir)?;
+            variants::prepare_ring_copy(&ws.cargo, &ws.root, &ring_copy)?;
             for name in &only {
                 let package = &set.get(name).context("artifact vanished")?.package;
                 variants::require_ring_only(&ws.cargo, &ring_copy, triple, package)?;
@@ -586,11 +603,19 @@ fn bench_variants(ws: &Workspace, args: &BenchArgs, list: &[String]) -> anyhow::
     let rounds = args.rounds.unwrap_or(if args.quick { 1 } else { 5 });
     // Every round measures every variant, so that a slow spell of the
     // machine does not land on one variant only.
+    let host_dists = chosen
+        .iter()
+        .map(|variant| {
+            let (_, host_dir) = variants::dist_dirs(&ws.target_dir, variant);
+            let manifest = variants::read_manifest(&host_dir, variant)?;
+            Ok((host_dir, manifest))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut per_variant: Vec<Vec<Measured>> = vec![Vec::new(); chosen.len()];
     for round in 1..=rounds {
-        for (variant, measured) in chosen.iter().zip(&mut per_variant) {
-            let (_, host_dir) = variants::dist_dirs(&ws.target_dir, variant);
-            let host_manifest = variants::read_manifest(&host_dir, variant)?;
+        for ((variant, (host_dir, host_manifest)), measured) in
+            chosen.iter().zip(&host_dists).zip(&mut per_variant)
+        {
             eprintln!(
                 "bench --variants: measuring {}, round {round} of {rounds}",
                 variant.key
@@ -598,8 +623,8 @@ fn bench_variants(ws: &Workspace, args: &BenchArgs, list: &[String]) -> anyhow::
             let (found, _) = native(
                 ws,
                 &runtime,
-                &host_dir,
-                &host_manifest,
+                host_dir,
+                host_manifest,
                 &measure_args,
                 starts,
                 invocations,
@@ -650,11 +675,7 @@ fn bench_variants(ws: &Workspace, args: &BenchArgs, list: &[String]) -> anyhow::
         host.rustc,
     );
     let section = variants::readme_section(&rows, &how);
-    let out_dir: PathBuf = match &args.out {
-        Some(out) => ws.resolve(out),
-        None if args.quick => ws.target_dir.join("bench/quick"),
-        None => ws.root.join("docs"),
-    };
+    let out_dir = out_dir(ws, args);
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let md_path = out_dir.join("benchmarks-variants.md");
     std::fs::write(
@@ -684,15 +705,8 @@ pub fn bench(ws: &Workspace, args: &BenchArgs) -> anyhow::Result<()> {
     if let Some(list) = &args.variants {
         return bench_variants(ws, args, list);
     }
-    let starts = args.starts.unwrap_or(if args.quick { 3 } else { 20 });
-    let invocations = args
-        .invocations
-        .unwrap_or(if args.quick { 20 } else { 1000 });
-    let out_dir: PathBuf = match &args.out {
-        Some(out) => ws.resolve(out),
-        None if args.quick => ws.target_dir.join("bench/quick"),
-        None => ws.root.join("docs"),
-    };
+    let (starts, invocations) = counts(args);
+    let out_dir = out_dir(ws, args);
     let host = HostInfo::detect();
     let mut notes = Vec::new();
 

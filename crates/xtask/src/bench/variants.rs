@@ -21,6 +21,7 @@ use lambda_pack::manifest::{self, Manifest};
 use super::model::{MIB, Measured, SizeRow};
 use super::render::{mib, ms, thousands};
 use super::stats::{Summary, summarize};
+use crate::repro::{copy_files, source_files};
 
 /// One text replacement in one file of the workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,127 +194,42 @@ pub fn apply_all(root: &Path, edits: &[TextEdit]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether a directory entry of the workspace stays out of a copy: build
-/// output, VCS data, dist directories and Nix result links.
-pub fn skipped(relative: &Path) -> bool {
-    let Some(first) = relative.components().next() else {
-        return false;
-    };
-    let name = first.as_os_str().to_string_lossy();
-    name == "target" || name == ".git" || name == "dist" || name.starts_with("result")
-}
-
-/// Copies the workspace at `from` to `to` (replacing it), leaving out what
-/// [`skipped`] names and anything under `exclude` (the target dir, wherever
-/// it is). Symbolic links are copied as links. File times are set to
-/// `from`'s so that an unchanged copy stays fresh for cargo.
-pub fn copy_workspace(from: &Path, to: &Path, exclude: &Path) -> anyhow::Result<()> {
-    if to.exists() {
-        std::fs::remove_dir_all(to).with_context(|| format!("removing {}", to.display()))?;
-    }
-    let mut stack = vec![PathBuf::new()];
-    while let Some(relative) = stack.pop() {
-        let source = from.join(&relative);
-        let dest = to.join(&relative);
-        std::fs::create_dir_all(&dest).with_context(|| format!("creating {}", dest.display()))?;
-        let entries =
-            std::fs::read_dir(&source).with_context(|| format!("reading {}", source.display()))?;
-        for entry in entries {
-            let entry = entry?;
-            let rel = relative.join(entry.file_name());
-            let path = entry.path();
-            if skipped(&rel) || path.starts_with(exclude) || path == to {
-                continue;
-            }
-            let kind = entry.file_type()?;
-            let target = to.join(&rel);
-            if kind.is_symlink() {
-                let link = std::fs::read_link(&path)?;
-                std::os::unix::fs::symlink(&link, &target)
-                    .with_context(|| format!("linking {}", target.display()))?;
-            } else if kind.is_dir() {
-                stack.push(rel);
-            } else {
-                std::fs::copy(&path, &target)
-                    .with_context(|| format!("copying {}", path.display()))?;
-                let modified = entry.metadata()?.modified()?;
-                std::fs::File::options()
-                    .write(true)
-                    .open(&target)?
-                    .set_modified(modified)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The crates `cargo tree` lists for `package` (normal edges, `target`).
-pub fn tree_names(tree: &str) -> Vec<String> {
-    let mut names: Vec<String> = tree
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_owned)
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
-/// Fails unless `package`, built from `root` for `triple`, links no
-/// aws-lc: otherwise the ring variant would measure both providers.
+/// Fails unless `package`, built from `root` for `triple`, links ring and
+/// no aws-lc: otherwise the ring variant would not measure one provider.
 pub fn require_ring_only(
     cargo: &Path,
     root: &Path,
     triple: &str,
     package: &str,
 ) -> anyhow::Result<()> {
-    let output = Command::new(cargo)
-        .current_dir(root)
-        .args(["tree", "--offline", "-e", "normal", "--target", triple])
-        .args(["--prefix", "none", "-p", package])
-        .output()
-        .context("starting cargo tree")?;
-    if !output.status.success() {
-        bail!(
-            "cargo tree -p {package} failed in {}: {}",
-            root.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+    let tree = crate::ci::linked_tree(cargo, root, triple, package)?;
+    let names = crate::ci::crate_names(&tree);
+    let aws_lc: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| n.starts_with("aws-lc-"))
+        .collect();
+    let ring = names.contains(&"ring");
+    if ring && aws_lc.is_empty() {
+        return Ok(());
     }
-    let names = tree_names(&String::from_utf8_lossy(&output.stdout));
-    let found: Vec<&String> = names.iter().filter(|n| n.starts_with("aws-lc-")).collect();
-    if !found.is_empty() || !names.iter().any(|n| n == "ring") {
-        bail!(
-            "the ring variant of {package} does not switch providers (links {}; ring {}): \
-             it applies to functions whose graph allows ring only (sms, sms-worker)",
-            if found.is_empty() {
-                "no aws-lc".to_owned()
-            } else {
-                found
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-            if names.iter().any(|n| n == "ring") {
-                "linked"
-            } else {
-                "not linked"
-            }
-        );
-    }
-    Ok(())
+    let links = if aws_lc.is_empty() {
+        "no aws-lc".to_owned()
+    } else {
+        aws_lc.join(", ")
+    };
+    bail!(
+        "the ring variant of {package} does not switch providers (links {links}; ring {}): \
+         it applies to functions whose graph allows ring only (sms, sms-worker)",
+        if ring { "linked" } else { "not linked" }
+    )
 }
 
-/// Prepares the ring copy of `root` at `copy`: copied, edited, its lock
+/// Prepares the ring copy of `root` at `copy` (replacing it): the files a
+/// fresh clone would have, as `repro` copies them, edited, and the lock
 /// file completed offline (ring becomes a dependency of rustls).
-pub fn prepare_ring_copy(
-    cargo: &Path,
-    root: &Path,
-    copy: &Path,
-    target_dir: &Path,
-) -> anyhow::Result<()> {
-    copy_workspace(root, copy, target_dir)?;
+pub fn prepare_ring_copy(cargo: &Path, root: &Path, copy: &Path) -> anyhow::Result<()> {
+    copy_source(root, copy)?;
     apply_all(copy, RING_EDITS)?;
     let mut metadata = Command::new(cargo);
     metadata
@@ -322,6 +238,16 @@ pub fn prepare_ring_copy(
         .stdout(std::process::Stdio::null());
     crate::run::run(&mut metadata)
         .context("completing the ring copy's Cargo.lock offline (is ring in the local registry cache? run `cargo fetch` once online)")?;
+    Ok(())
+}
+
+/// Copies the source files of the checkout at `from` ([`source_files`]) to
+/// `to`, replacing it.
+fn copy_source(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if to.exists() {
+        std::fs::remove_dir_all(to).with_context(|| format!("removing {}", to.display()))?;
+    }
+    copy_files(from, to, &source_files(from)?)?;
     Ok(())
 }
 
@@ -542,18 +468,38 @@ mod tests {
                 &std::fs::read_to_string(root.join(edit.file)).unwrap(),
             );
         }
+        // The ignore rules of the project's .gitignore decide what a copy
+        // leaves out (that file itself is not in the flake's test source).
+        write(
+            ".gitignore",
+            "/target\n/dist\n/result\n/result-*\n.terraform/\n",
+        );
         write("target/release/bootstrap", "binary");
         write("dist/sms.zip", "zip");
-        write(".git/HEAD", "ref");
+        write("terraform/.terraform/providers/aws", "provider binary");
         write("crates/sms/src/main.rs", "fn main() {}");
         std::os::unix::fs::symlink("/nix/store/x", from.join("result")).unwrap();
+        let init = Command::new("git")
+            .current_dir(&from)
+            .args(["init", "-q"])
+            .status()
+            .unwrap();
+        assert!(init.success());
         let copy = dir.path().join("copy");
-        copy_workspace(&from, &copy, &from.join("target")).unwrap();
+        std::fs::create_dir_all(copy.join("stale")).unwrap();
+        copy_source(&from, &copy).unwrap();
         apply_all(&copy, RING_EDITS).unwrap();
 
         assert!(copy.join("crates/sms/src/main.rs").is_file());
-        for gone in ["target", "dist", ".git", "result"] {
-            assert!(!copy.join(gone).exists(), "{gone} was copied");
+        for gone in [
+            "target",
+            "dist",
+            ".git",
+            "result",
+            "terraform/.terraform",
+            "stale",
+        ] {
+            assert!(!copy.join(gone).exists(), "{gone} is in the copy");
         }
         let cargo = std::fs::read_to_string(copy.join("Cargo.toml")).unwrap();
         assert!(cargo.contains(r#"features = ["ring", "std", "tls12"]"#));
@@ -606,13 +552,6 @@ mod tests {
             dir("panic-abort"),
             Path::new("/ws/target/bench/variants/target-panic-abort")
         );
-    }
-
-    #[test]
-    fn cargo_tree_output_becomes_crate_names() {
-        let tree =
-            "sms v0.1.0 (/ws/crates/sms)\nring v0.17.14\nrustls v0.23.46\nring v0.17.14 (*)\n\n";
-        assert_eq!(tree_names(tree), ["ring", "rustls", "sms"]);
     }
 
     fn row(key: &str, name: &str, zip: u64, ready: Option<f64>) -> Row {
